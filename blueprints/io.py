@@ -1,0 +1,78 @@
+"""Loading, saving and describing blueprints (`mlops-bp.yaml`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import BlueprintError, UserError, format_validation_error
+from .models import PATTERN_HINTS, Blueprint
+
+__all__ = [
+    "BLUEPRINT_FILENAME",
+    "SCHEMA_FILENAME",
+    "blueprint_from_data",
+    "dump_blueprint",
+    "json_schema",
+    "load_blueprint",
+    "save_blueprint",
+]
+
+BLUEPRINT_FILENAME = "mlops-bp.yaml"
+SCHEMA_FILENAME = "mlops-bp.schema.json"
+
+
+def blueprint_from_data(data: Any, source: str | None = None) -> Blueprint:
+    """Validate plain data (from YAML, flags or Pulumi config) into a resolved Blueprint."""
+    if not isinstance(data, dict):
+        where = f"{source}: " if source else ""
+        raise BlueprintError(f"{where}expected a mapping of blueprint keys, got {type(data).__name__}")
+    try:
+        return Blueprint.model_validate(data)
+    except ValidationError as exc:
+        raise BlueprintError(format_validation_error(exc, source, PATTERN_HINTS)) from None
+
+
+def load_blueprint(path: str | Path, overrides: dict[str, Any] | None = None) -> Blueprint:
+    """Read `mlops-bp.yaml`; `overrides` (e.g. CLI flags) win over the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"config: {path} does not exist") from None
+    except OSError as exc:
+        raise UserError(f"config: cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise BlueprintError(f"{path}: not valid YAML{where}") from None
+    if data is None:
+        data = {}
+    if isinstance(data, dict) and overrides:
+        data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    return blueprint_from_data(data, str(path))
+
+
+def dump_blueprint(blueprint: Blueprint, schema_ref: str | None = SCHEMA_FILENAME) -> str:
+    """The resolved blueprint as YAML, stable (same blueprint -> same bytes)."""
+    header = f"# yaml-language-server: $schema={schema_ref}\n" if schema_ref else ""
+    body = yaml.safe_dump(blueprint.model_dump(mode="json"), sort_keys=False, default_flow_style=False)
+    return header + body
+
+
+def save_blueprint(blueprint: Blueprint, path: str | Path, schema_ref: str | None = SCHEMA_FILENAME) -> None:
+    Path(path).write_text(dump_blueprint(blueprint, schema_ref), encoding="utf-8")
+
+
+def json_schema() -> str:
+    """The JSON schema of `mlops-bp.yaml`, generated from the models."""
+    schema = Blueprint.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mlops-bp blueprint"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,291 @@
+"""The blueprint spec: a strict pydantic model of what a team's MLOps platform looks like."""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from . import catalog
+from .errors import UserError
+from .kubernetes import KubernetesSettings
+from .regions import AWS_REGIONS
+
+__all__ = [
+    "PATTERN_HINTS",
+    "SPEC_VERSION",
+    "Blueprint",
+    "EndpointMode",
+    "Environment",
+    "MaturityLevel",
+    "MonitoringSettings",
+    "NetworkSettings",
+    "NotebookSettings",
+    "Platform",
+    "RegistrySettings",
+    "ServingSettings",
+    "StorageSettings",
+    "TrainingSettings",
+    "Variant",
+]
+
+SPEC_VERSION = 1
+NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$"
+GITHUB_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
+# EventBridge / SageMaker schedule expressions.
+# What a pattern allows, in words, for error messages (keyed by field name).
+PATTERN_HINTS = {
+    "name": "must be 3-40 characters of a-z, 0-9 and '-', starting and ending with a letter or digit",
+    "github": "must be OWNER/REPO, e.g. acme/fraud-model",
+    "instance_type": "must be a SageMaker instance type such as ml.m5.large",
+    "schedule": "must be cron(m h dom mon dow year) or rate(N minutes|hours|days)",
+    "monitor_schedule": "must be cron(m h dom mon dow year)",
+    "alarm_email": "must be an e-mail address",
+    "image_tag": "must be a Docker tag: letters, digits, '_', '.', '-'",
+    "subnet_ids": "must be subnet ids like subnet-0123abcd",
+    "security_group_ids": "must be security group ids like sg-0123abcd",
+    "oidc_provider_arn": "must be the ARN of the token.actions.githubusercontent.com OIDC provider",
+}
+SCHEDULE_PATTERN = r"^(cron\(([^ )]+ ){5}[^ )]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$"
+
+
+class MaturityLevel(IntEnum):
+    """Microsoft's MLOps maturity levels. An IntEnum (not a str-Enum) so YAML and flags say `3`."""
+
+    NO_MLOPS = 0
+    DEVOPS = 1
+    AUTOMATED_TRAINING = 2
+    AUTOMATED_DEPLOYMENT = 3
+    FULL_AUTOMATION = 4
+
+
+class Platform(str, Enum):
+    SAGEMAKER = "sagemaker"
+    KUBERNETES = "kubernetes"
+
+
+class EndpointMode(str, Enum):
+    SERVERLESS = "serverless"
+    REALTIME = "realtime"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Environment(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9]{1,11}$", description="Environment name, e.g. dev, staging, prod.")
+    endpoint: EndpointMode = Field(EndpointMode.SERVERLESS, description="Serverless (scale to zero) or real-time instances.")
+    requires_approval: bool = Field(False, description="Deploys to this environment wait for a human approval in CI.")
+
+
+class NetworkSettings(_Strict):
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=1)
+    security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1)
+
+
+class StorageSettings(_Strict):
+    noncurrent_version_days: int = Field(30, ge=1, le=3650, description="Days before noncurrent object versions expire.")
+    infrequent_access_days: int = Field(30, ge=30, le=3650, description="Days before noncurrent versions move to STANDARD_IA.")
+    force_destroy: bool = Field(False, description="Let `pulumi destroy` delete non-empty buckets (never for prod data).")
+
+
+class RegistrySettings(_Strict):
+    keep_last_images: int = Field(30, ge=1, le=1000, description="Images kept by the ECR lifecycle policy.")
+
+
+class NotebookSettings(_Strict):
+    instance_type: str = Field("ml.t3.medium", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    volume_size_gb: int = Field(20, ge=5, le=16384)
+    idle_minutes: int = Field(60, ge=5, le=1440, description="Stop the notebook after this many idle minutes.")
+
+
+class TrainingSettings(_Strict):
+    instance_type: str = Field("ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(1, ge=1, le=64, description=">1 runs SageMaker distributed training.")
+    volume_size_gb: int = Field(30, ge=1, le=16384)
+    max_runtime_hours: int = Field(2, ge=1, le=120)
+    use_spot: bool = Field(False, description="Managed spot training (cheaper, may be interrupted).")
+    schedule: str = Field("cron(0 3 ? * MON *)", pattern=SCHEDULE_PATTERN, description="When the pipeline runs on its own.")
+    metric_name: str = Field("accuracy", pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    metric_threshold: float = Field(0.8, ge=0, le=1, description="Models below this are not registered.")
+
+
+class Variant(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+    weight: float = Field(gt=0, le=1)
+
+
+def _default_variants() -> list[Variant]:
+    return [Variant(name="blue", weight=0.9), Variant(name="green", weight=0.1)]
+
+
+class ServingSettings(_Strict):
+    image_tag: str = Field("0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Model image tag (pinned, never `latest`).")
+    serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    serverless_max_concurrency: int = Field(5, ge=1, le=200)
+    instance_type: str = Field("ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(1, ge=1, le=100, description="Instances per variant of a real-time endpoint.")
+    variants: list[Variant] = Field(default_factory=_default_variants, min_length=1, max_length=10)
+    min_capacity: int = Field(1, ge=1, le=100)
+    max_capacity: int = Field(4, ge=1, le=100)
+    target_invocations_per_instance: int = Field(100, ge=1, le=100000)
+    data_capture_percent: int = Field(100, ge=1, le=100)
+
+    @field_validator("image_tag")
+    @classmethod
+    def _pinned_tag(cls, value: str) -> str:
+        if value == "latest":
+            raise ValueError("must be a pinned tag, not 'latest'")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> ServingSettings:
+        if abs(sum(v.weight for v in self.variants) - 1.0) > 1e-6:
+            raise ValueError("variant weights must add up to 1")
+        if len({v.name for v in self.variants}) != len(self.variants):
+            raise ValueError("variant names must be unique")
+        if self.min_capacity > self.max_capacity:
+            raise ValueError("min_capacity must not exceed max_capacity")
+        return self
+
+
+class MonitoringSettings(_Strict):
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653] = 30
+    latency_threshold_ms: int = Field(1000, ge=1, le=600000, description="Alarm when average model latency exceeds this.")
+    error_5xx_threshold: int = Field(5, ge=1, le=100000, description="Alarm when 5xx errors in 5 minutes reach this.")
+    alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Subscribed to the alarm topic.")
+    drift_threshold: float = Field(0.2, gt=0, le=1, description="Share of features violating the baseline that counts as drift.")
+    monitor_schedule: str = Field("cron(0 * ? * * *)", pattern=r"^cron\(.+\)$")
+
+
+class Blueprint(_Strict):
+    """One team's MLOps platform. Level-dependent defaults are filled in on validation."""
+
+    spec_version: Literal[1] = Field(SPEC_VERSION, description="Version of this spec.")
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description="Project name: 3-40 characters of a-z, 0-9 and '-', not starting or ending with '-'.",
+    )
+    level: MaturityLevel = Field(description="MLOps maturity level 0-4.")
+    platform: Platform = Platform.SAGEMAKER
+    region: str = Field("us-east-1", description="AWS region.")
+    environments: list[Environment] = Field(default_factory=list, description="Defaults per level: dev; dev, staging, prod from level 3.")
+    github: str | None = Field(None, pattern=GITHUB_PATTERN, description="GitHub OWNER/REPO whose workflows may deploy.")
+    oidc_provider_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
+        description="Reuse the account's GitHub OIDC provider instead of creating one.",
+    )
+    state_bucket: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="S3 bucket holding the Pulumi state (from `mlops-bp bootstrap`); CI may use it.",
+    )
+    tags: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/=+@ -]{1,128}$")], Annotated[str, Field(max_length=256)]] = Field(default_factory=dict)
+    network: NetworkSettings | None = Field(None, description="Subnets/security groups for network isolation (no VPC is created).")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    notebook: NotebookSettings = Field(default_factory=NotebookSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_level_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        level = data.get("level")
+        if isinstance(level, bool) or not isinstance(level, int) or level not in catalog.LEVEL_DEFAULTS:
+            return data  # the field validator reports the bad level
+        merged = catalog.level_defaults(level)
+        merged.update({k: v for k, v in data.items() if v is not None or k not in merged})
+        return merged
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level_is_int(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value not in range(5):
+            raise ValueError("must be one of 0, 1, 2, 3, 4")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if ".." in value or "--" in value:
+            raise ValueError("must not contain '..' or '--'")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in AWS_REGIONS:
+            raise ValueError(f"unknown AWS region; one of {', '.join(sorted(AWS_REGIONS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_levels(self) -> Blueprint:
+        names = [e.name for e in self.environments]
+        if not names:
+            raise ValueError("environments: at least one environment is needed")
+        if len(set(names)) != len(names):
+            raise ValueError("environments: names must be unique")
+        for path, min_level in catalog.FIELD_MIN_LEVEL.items():
+            if self.level < min_level and _get(self, path) != _get(_DEFAULTS, path):
+                raise ValueError(f"{path}: needs level {min_level} or higher (blueprint is level {int(self.level)})")
+        if self.level < 3 and any(e.endpoint is EndpointMode.REALTIME for e in self.environments):
+            raise ValueError("environments: real-time endpoints need level 3 or higher")
+        if self.platform is Platform.KUBERNETES and self.kubernetes.cluster.create and not self.kubernetes.cluster.subnet_ids:
+            raise ValueError("kubernetes.cluster.subnet_ids: required when kubernetes.cluster.create is true")
+        return self
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The catalog features switched on at this blueprint's level."""
+        return catalog.features_at(int(self.level))
+
+    @property
+    def primary_environment(self) -> Environment:
+        """The first environment: the one that owns account-wide resources (GitHub OIDC provider)."""
+        return self.environments[0]
+
+    def environment(self, name: str | None) -> Environment:
+        """The environment called `name` (the primary one when None)."""
+        if name is None:
+            return self.primary_environment
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise UserError(f"environment: {name!r} is not in this blueprint (one of {', '.join(e.name for e in self.environments)})")
+
+    def with_level(self, level: int) -> Blueprint:
+        """This blueprint at another level: settings the user changed stay, level defaults follow."""
+        data = self.model_dump(mode="json")
+        if data["environments"] == catalog.level_defaults(int(self.level))["environments"]:
+            data.pop("environments")
+        data["level"] = level
+        return Blueprint.model_validate(data)
+
+
+def _get(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class _Defaults:
+    """Default settings sections, to tell an override from a default."""
+
+    storage = StorageSettings()
+    registry = RegistrySettings()
+    notebook = NotebookSettings()
+    training = TrainingSettings()
+    serving = ServingSettings()
+    monitoring = MonitoringSettings()
+
+
+_DEFAULTS = _Defaults()
+

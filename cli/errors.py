@@ -1,0 +1,68 @@
+"""The one place where errors become what a user sees: a single line on stderr, an exit code."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup, _main
+
+from mlops_bp.blueprints import MlopsBpError
+
+__all__ = ["MlopsBpGroup", "err_console", "out_console"]
+
+# Typer may vendor click (typer._click) or use click itself: take the exception classes from
+# wherever its BadParameter lives.
+_click_exceptions = importlib.import_module(typer.BadParameter.__module__)
+ClickException = _click_exceptions.ClickException
+NoArgsIsHelpError = _click_exceptions.NoArgsIsHelpError
+ClickAbort = typer.Abort
+
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+out_console = Console(soft_wrap=True, highlight=False)
+
+
+def _fail(message: str, code: int) -> None:
+    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
+    err_console.print(f"[bold red]error:[/] {escape(first_line)}")
+    sys.exit(code)
+
+
+class MlopsBpGroup(TyperGroup):
+    """Root command group: mlops-bp's own errors, click's usage errors and Ctrl-C all end as
+    one line on stderr and a non-zero exit code, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MlopsBpError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing was changed", 130)
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
+        try:
+            rv = _main(self, args=args, prog_name=prog_name, complete_var=complete_var,
+                       standalone_mode=False, windows_expand_args=windows_expand_args,
+                       rich_markup_mode=self.rich_markup_mode, **extra)
+        except NoArgsIsHelpError as exc:
+            if not standalone_mode:
+                raise
+            typer.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            if not standalone_mode:
+                raise
+            _fail(exc.format_message(), exc.exit_code)
+        except ClickAbort:
+            if not standalone_mode:
+                raise
+            _fail("aborted; nothing was changed", 1)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv

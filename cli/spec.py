@@ -1,0 +1,96 @@
+"""Commands about the spec itself: `levels`, `schema`, and the offline `plan`."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from mlops_bp.blueprints import CAPABILITIES, FEATURES, LEVELS, json_schema
+
+from .errors import err_console, out_console
+from .options import ConfigOpt, EnvOpt, GithubOpt, JsonOpt, LevelOpt, NameOpt, PlatformOpt, RegionOpt, resolve_blueprint
+
+app = typer.Typer()
+
+
+@app.command()
+def levels() -> None:
+    """Show the level catalog: what each MLOps maturity level adds."""
+    table = Table(title="MLOps maturity levels (each includes the ones above it)")
+    table.add_column("level", justify="right")
+    table.add_column("name")
+    table.add_column("capability")
+    table.add_column("adds")
+    for info in LEVELS:
+        added = [f for f in FEATURES if f.level == info.number]
+        for i, feature in enumerate(added):
+            table.add_row(
+                str(info.number) if i == 0 else "",
+                info.title if i == 0 else "",
+                feature.capability,
+                feature.description,
+                end_section=i == len(added) - 1,
+            )
+    out_console.print(table)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the JSON schema of mlops-bp.yaml (generated from the models)."""
+    text = json_schema()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {output}")
+
+
+@app.command()
+def plan(
+    level: LevelOpt = None,
+    platform: PlatformOpt = None,
+    config: ConfigOpt = None,
+    name: NameOpt = None,
+    region: RegionOpt = None,
+    github: GithubOpt = None,
+    env: EnvOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Preview offline every resource a blueprint declares (no cloud account, no Pulumi CLI)."""
+    blueprint = resolve_blueprint(
+        level=level, platform=platform, config=config, name=name, region=region, github=github
+    )
+    from mlops_bp.stacks.plan import plan as run_plan
+
+    graph = run_plan(blueprint, env)
+    if as_json:
+        typer.echo(graph.to_json())
+        return
+    environment = blueprint.environment(env).name
+    title = (
+        f"[bold]{blueprint.name}[/] level {int(blueprint.level)} on {blueprint.platform.value}, "
+        f"environment {environment}, {blueprint.region}: {len(graph.custom)} resources"
+    )
+    tree = Tree(title)
+    grouped: dict[str, Counter[str]] = defaultdict(Counter)
+    for res in graph.custom:
+        grouped[res.capability or "platform"][res.type] += 1
+    for capability in (*CAPABILITIES, "platform"):
+        if capability not in grouped:
+            continue
+        counts = grouped[capability]
+        branch = tree.add(f"[bold cyan]{capability}[/] ({sum(counts.values())})")
+        for type_, count in sorted(counts.items()):
+            branch.add(f"{type_}" + (f" x{count}" if count > 1 else ""))
+    out_console.print(tree)
+    protected = sum(1 for r in graph.custom if r.protect)
+    out_console.print(f"{protected} stateful resources are protected. Deploy with `pulumi up` (see README).")
+    if blueprint.github is None and "ci_oidc_role" in blueprint.features:
+        err_console.print("note: no `github` OWNER/REPO set, so the CI deploy role is not declared.")

@@ -1,0 +1,104 @@
+"""The AWS foundation every platform shares: key, buckets, registry and the CI identity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from mlops_bp.blueprints import Blueprint, Environment
+
+from ..context import StackContext
+from . import policies
+from .iam import CiDeployIdentity, CiDeployIdentityArgs
+from .registry import ContainerRegistry, ContainerRegistryArgs
+from .storage import EncryptionKey, EncryptionKeyArgs, SecureBucket, SecureBucketArgs
+
+__all__ = ["Foundation", "build_foundation"]
+
+
+@dataclass
+class Foundation:
+    """What the compute platforms build on. Optional parts are None below their level."""
+
+    ctx: StackContext
+    opts: pulumi.ResourceOptions
+    account_id: pulumi.Output[str]
+    key: EncryptionKey
+    data_bucket: SecureBucket
+    artifacts_bucket: SecureBucket | None
+    registry: ContainerRegistry | None
+    ci_identity: CiDeployIdentity | None
+
+    @property
+    def buckets(self) -> list[SecureBucket]:
+        return [b for b in (self.data_bucket, self.artifacts_bucket) if b is not None]
+
+    def arn(self, service: str, resource: str) -> pulumi.Output[str]:
+        """An ARN in this stack's account and region, e.g. arn("sagemaker", "endpoint/x-*")."""
+        return pulumi.Output.concat(f"arn:aws:{service}:{self.ctx.region}:", self.account_id, f":{resource}")
+
+
+def _bucket(name: str, ctx: StackContext, blueprint: Blueprint, key: EncryptionKey, opts: pulumi.ResourceOptions) -> SecureBucket:
+    return SecureBucket(
+        ctx.name(name),
+        SecureBucketArgs(
+            bucket_prefix=ctx.bucket_prefix(name),
+            kms_key_arn=key.arn,
+            noncurrent_version_days=blueprint.storage.noncurrent_version_days,
+            infrequent_access_days=blueprint.storage.infrequent_access_days,
+            force_destroy=blueprint.storage.force_destroy,
+        ),
+        opts,
+    )
+
+
+def build_foundation(
+    blueprint: Blueprint,
+    env: Environment,
+    ctx: StackContext,
+    opts: pulumi.ResourceOptions,
+    ci_statements: list[dict[str, Any]] | None = None,
+) -> Foundation:
+    """Key, buckets, registry and CI identity: the AWS part of every platform.
+
+    `ci_statements` are what the platform's deploys need on top of pushing images.
+    """
+    features = blueprint.features
+    account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=opts.providers["aws"])).account_id
+    key = EncryptionKey(ctx.name("kms"), EncryptionKeyArgs(description=f"mlops-bp {ctx.prefix}: data, artifacts, images, logs"), opts)
+    data_bucket = _bucket("data", ctx, blueprint, key, opts)
+    artifacts = _bucket("artifacts", ctx, blueprint, key, opts) if "artifacts_bucket" in features else None
+    registry = None
+    if "container_registry" in features:
+        registry = ContainerRegistry(
+            ctx.name("registry"),
+            ContainerRegistryArgs(
+                repository_name=ctx.prefix,
+                kms_key_arn=key.arn,
+                keep_last_images=blueprint.registry.keep_last_images,
+            ),
+            opts,
+        )
+    foundation = Foundation(ctx, opts, account_id, key, data_bucket, artifacts, registry, None)
+    if "ci_oidc_role" in features and blueprint.github and registry is not None:
+        statements = [
+            *policies.ecr_push(registry.arn),
+            *policies.state_bucket(blueprint.state_bucket),
+            *(ci_statements or []),
+        ]
+        foundation.ci_identity = CiDeployIdentity(
+            ctx.name("ci"),
+            CiDeployIdentityArgs(
+                github_repo=blueprint.github,
+                environment=env.name,
+                requires_approval=env.requires_approval,
+                statements=statements,
+                create_provider=blueprint.oidc_provider_arn is None and env is blueprint.primary_environment,
+                existing_provider_arn=blueprint.oidc_provider_arn,
+            ),
+            opts,
+        )
+    return foundation

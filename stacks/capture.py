@@ -1,0 +1,170 @@
+"""Run a Pulumi program in-process under Pulumi's official mocks and capture what it registers.
+
+This is the offline plan: the real program runs (`pulumi.runtime.set_mocks`), no engine, no
+provider plugins, no credentials. Every registration is recorded with its type, name, URN,
+parent, inputs and options (protect, ...), giving the ResourceGraph that plan, diff, cost and
+the policy tests read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from .base import COMPONENT_CAPABILITY
+from .graph import CapturedResource, ResourceGraph
+
+__all__ = ["MOCK_ACCOUNT_ID", "PlanMocks", "capture"]
+
+MOCK_ACCOUNT_ID = "123456789012"
+
+
+def _aws_service(type_: str) -> str:
+    # "aws:sagemaker/endpoint:Endpoint" -> "sagemaker"
+    return type_.split(":")[1].split("/")[0].lower()
+
+
+class PlanMocks(pulumi.runtime.Mocks):
+    """Plausible provider answers, so the program runs as it would under `pulumi up`.
+
+    Outputs are the inputs plus what the provider computes (ids, ARNs, URLs). Extra outputs of
+    a resource type are added in `_computed` — a plan never needs real values, only the shape.
+    """
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+
+    def _computed(self, type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        region, account = self.region, MOCK_ACCOUNT_ID
+        physical = inputs.get("name") or name
+        out: dict[str, Any] = {"name": physical}
+        if type_.startswith("aws:"):
+            service = _aws_service(type_)
+            kind = type_.rsplit(":", 1)[-1].lower()
+            out["arn"] = f"arn:aws:{service}:{region}:{account}:{kind}/{physical}"
+        if type_ == "aws:s3/bucket:Bucket" or type_ == "aws:s3/bucketV2:BucketV2":
+            bucket = inputs.get("bucket") or f"{name}-mock"
+            out.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketDomainName=f"{bucket}.s3.amazonaws.com")
+        elif type_ == "aws:kms/key:Key":
+            out.update(keyId=f"{name}-key-id", arn=f"arn:aws:kms:{region}:{account}:key/{name}-key-id")
+        elif type_ == "aws:ecr/repository:Repository":
+            out["repositoryUrl"] = f"{account}.dkr.ecr.{region}.amazonaws.com/{physical}"
+        elif type_.startswith("aws:iam/"):
+            out["arn"] = f"arn:aws:iam::{account}:{type_.rsplit(':', 1)[-1].lower()}/{physical}"
+            if type_ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+                out["arn"] = f"arn:aws:iam::{account}:oidc-provider/{inputs.get('url', '').removeprefix('https://')}"
+        elif type_ == "aws:eks/cluster:Cluster":
+            out.update(
+                endpoint=f"https://{name}.eks.{region}.amazonaws.com",
+                certificateAuthority={"data": "bW9jay1jYQ=="},
+                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/MOCK{name.upper()}"}]}],
+                version=inputs.get("version", "1.31"),
+            )
+        return out
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        state = {**self._computed(args.typ, args.name, args.inputs), **args.inputs}
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        token = args.token
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": MOCK_ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/plan",
+                "userId": "AIDAPLAN",
+                "id": MOCK_ACCOUNT_ID,
+            }
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        return dict(args.args)
+
+
+def _plain(value: Any) -> Any:
+    """Inputs as JSON-able data (resource references become their URNs)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return f"<resource {type(value).__name__}>"
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _engine_urn(urn: str) -> str:
+    """The URN the real engine gives: the mock monitor also prefixes the root stack's type."""
+    return urn.replace("::pulumi:pulumi:Stack$", "::", 1)
+
+
+class _CapturingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor that also keeps each registration's options and parent."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.captured: list[CapturedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = rpc.deserialize_properties(request.object)
+        self.captured.append(
+            CapturedResource(
+                type=request.type,
+                name=request.name,
+                urn=_engine_urn(response.urn),
+                parent=_engine_urn(request.parent),
+                inputs=_plain(inputs),
+                custom=bool(request.custom),
+                protect=bool(request.protect),
+                provider=request.provider,
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                replace_on_changes=tuple(request.replaceOnChanges),
+                ignore_changes=tuple(request.ignoreChanges),
+            )
+        )
+        return response
+
+
+def _with_capabilities(resources: list[CapturedResource]) -> list[CapturedResource]:
+    """Tag each resource with the capability of its nearest capability component."""
+    by_urn = {r.urn: r for r in resources}
+    tagged = []
+    for res in resources:
+        node: CapturedResource | None = res
+        capability = ""
+        while node is not None:
+            if node.type in COMPONENT_CAPABILITY:
+                capability = COMPONENT_CAPABILITY[node.type]
+                break
+            node = by_urn.get(node.parent)
+        tagged.append(CapturedResource(**{**res.__dict__, "capability": capability}))
+    return tagged
+
+
+def capture(
+    program: Callable[[], Any],
+    *,
+    project: str = "mlops-bp",
+    stack: str = "dev",
+    region: str = "us-east-1",
+    mocks: pulumi.runtime.Mocks | None = None,
+) -> ResourceGraph:
+    """Run `program` under mocks and return every resource it registered."""
+    mocks = mocks or PlanMocks(region)
+    monitor = _CapturingMonitor(mocks)
+    settings.ROOT.set(None)  # a fresh root stack for every capture
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    _sync_await(run_pulumi_func(program))
+    resources = sorted(_with_capabilities(monitor.captured), key=lambda r: r.urn)
+    return ResourceGraph(project=project, stack=stack, resources=resources)

@@ -1,0 +1,48 @@
+"""The Pulumi program: a Blueprint (and one of its environments) becomes resources.
+
+`build` is what `pulumi up` runs (through stacks/__main__.py) and what the offline plan runs
+under mocks. Which components exist is decided by the blueprint's catalog features; the
+components themselves never look at the level number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from mlops_bp.blueprints import Blueprint, Platform
+
+from .context import StackContext
+
+__all__ = ["build"]
+
+
+def build(
+    blueprint: Blueprint, environment: str | None = None, deploy_tags: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Declare every resource of `blueprint` for one environment; return the stack outputs.
+
+    Every AWS resource gets the blueprint's tags (plus project, environment, level and the
+    `deploy_tags` of the CI run) through the provider's default tags.
+    """
+    env = blueprint.environment(environment)
+    ctx = StackContext.from_blueprint(blueprint, env, deploy_tags)
+    provider = aws.Provider(
+        f"{ctx.prefix}-aws",
+        region=ctx.region,
+        default_tags={"tags": ctx.tags},
+    )
+    opts = pulumi.ResourceOptions(providers={"aws": provider})
+    if blueprint.platform is Platform.SAGEMAKER:
+        from .aws.sagemaker import build_sagemaker
+
+        outputs = build_sagemaker(blueprint, env, ctx, opts)
+    else:
+        from .kubernetes.platform import build_kubernetes
+
+        outputs = build_kubernetes(blueprint, env, ctx, opts)
+    for key, value in outputs.items():
+        pulumi.export(key, value)
+    return outputs
