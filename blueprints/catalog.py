@@ -45,8 +45,12 @@ LEVELS: tuple[LevelInfo, ...] = (
     LevelInfo(0, "No MLOps", "Experimentation: encrypted data lake and a managed notebook."),
     LevelInfo(1, "DevOps, no MLOps", "Containerised model, CI with OIDC, a serving endpoint, logs and alarms."),
     LevelInfo(2, "Automated training", "Training pipeline on a schedule, model registry, artifact store."),
-    LevelInfo(3, "Automated model deployment", "Staging and prod, blue/green with rollback, A/B variants, deploy on approval."),
-    LevelInfo(4, "Full automated operations", "Data capture, drift monitoring, automatic retraining, autoscaling, dashboard."),
+    LevelInfo(
+        3, "Automated model deployment", "Staging and prod, blue/green with rollback, A/B variants, deploy on approval."
+    ),
+    LevelInfo(
+        4, "Full automated operations", "Data capture, drift monitoring, automatic retraining, autoscaling, dashboard."
+    ),
 )
 
 FEATURES: tuple[Feature, ...] = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -60,12 +60,12 @@ class MaturityLevel(IntEnum):
     FULL_AUTOMATION = 4
 
 
-class Platform(str, Enum):
+class Platform(StrEnum):
     SAGEMAKER = "sagemaker"
     KUBERNETES = "kubernetes"
 
 
-class EndpointMode(str, Enum):
+class EndpointMode(StrEnum):
     SERVERLESS = "serverless"
     REALTIME = "realtime"
 
@@ -76,7 +76,9 @@ class _Strict(BaseModel):
 
 class Environment(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9]{1,11}$", description="Environment name, e.g. dev, staging, prod.")
-    endpoint: EndpointMode = Field(EndpointMode.SERVERLESS, description="Serverless (scale to zero) or real-time instances.")
+    endpoint: EndpointMode = Field(
+        EndpointMode.SERVERLESS, description="Serverless (scale to zero) or real-time instances."
+    )
     requires_approval: bool = Field(False, description="Deploys to this environment wait for a human approval in CI.")
 
 
@@ -86,9 +88,15 @@ class NetworkSettings(_Strict):
 
 
 class StorageSettings(_Strict):
-    noncurrent_version_days: int = Field(30, ge=1, le=3650, description="Days before noncurrent object versions expire.")
-    infrequent_access_days: int = Field(30, ge=30, le=3650, description="Days before noncurrent versions move to STANDARD_IA.")
-    force_destroy: bool = Field(False, description="Let `pulumi destroy` delete non-empty buckets (never for prod data).")
+    noncurrent_version_days: int = Field(
+        30, ge=1, le=3650, description="Days before noncurrent object versions expire."
+    )
+    infrequent_access_days: int = Field(
+        30, ge=30, le=3650, description="Days before noncurrent versions move to STANDARD_IA."
+    )
+    force_destroy: bool = Field(
+        False, description="Let `pulumi destroy` delete non-empty buckets (never for prod data)."
+    )
 
 
 class RegistrySettings(_Strict):
@@ -107,7 +115,9 @@ class TrainingSettings(_Strict):
     volume_size_gb: int = Field(30, ge=1, le=16384)
     max_runtime_hours: int = Field(2, ge=1, le=120)
     use_spot: bool = Field(False, description="Managed spot training (cheaper, may be interrupted).")
-    schedule: str = Field("cron(0 3 ? * MON *)", pattern=SCHEDULE_PATTERN, description="When the pipeline runs on its own.")
+    schedule: str = Field(
+        "cron(0 3 ? * MON *)", pattern=SCHEDULE_PATTERN, description="When the pipeline runs on its own."
+    )
     metric_name: str = Field("accuracy", pattern=r"^[a-z][a-z0-9_]{0,63}$")
     metric_threshold: float = Field(0.8, ge=0, le=1, description="Models below this are not registered.")
 
@@ -122,7 +132,9 @@ def _default_variants() -> list[Variant]:
 
 
 class ServingSettings(_Strict):
-    image_tag: str = Field("0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Model image tag (pinned, never `latest`).")
+    image_tag: str = Field(
+        "0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Model image tag (pinned, never `latest`)."
+    )
     serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
     serverless_max_concurrency: int = Field(5, ge=1, le=200)
     instance_type: str = Field("ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
@@ -153,10 +165,16 @@ class ServingSettings(_Strict):
 
 class MonitoringSettings(_Strict):
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653] = 30
-    latency_threshold_ms: int = Field(1000, ge=1, le=600000, description="Alarm when average model latency exceeds this.")
+    latency_threshold_ms: int = Field(
+        1000, ge=1, le=600000, description="Alarm when average model latency exceeds this."
+    )
     error_5xx_threshold: int = Field(5, ge=1, le=100000, description="Alarm when 5xx errors in 5 minutes reach this.")
-    alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Subscribed to the alarm topic.")
-    drift_threshold: float = Field(0.2, gt=0, le=1, description="Share of features violating the baseline that counts as drift.")
+    alarm_email: str | None = Field(
+        None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Subscribed to the alarm topic."
+    )
+    drift_threshold: float = Field(
+        0.2, gt=0, le=1, description="Share of features violating the baseline that counts as drift."
+    )
     monitor_schedule: str = Field("cron(0 * ? * * *)", pattern=r"^cron\(.+\)$")
 
 
@@ -171,8 +189,12 @@ class Blueprint(_Strict):
     level: MaturityLevel = Field(description="MLOps maturity level 0-4.")
     platform: Platform = Platform.SAGEMAKER
     region: str = Field("us-east-1", description="AWS region.")
-    environments: list[Environment] = Field(default_factory=list, description="Defaults per level: dev; dev, staging, prod from level 3.")
-    github: str | None = Field(None, pattern=GITHUB_PATTERN, description="GitHub OWNER/REPO whose workflows may deploy.")
+    environments: list[Environment] = Field(
+        default_factory=list, description="Defaults per level: dev; dev, staging, prod from level 3."
+    )
+    github: str | None = Field(
+        None, pattern=GITHUB_PATTERN, description="GitHub OWNER/REPO whose workflows may deploy."
+    )
     oidc_provider_arn: str | None = Field(
         None,
         pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
@@ -183,8 +205,12 @@ class Blueprint(_Strict):
         pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
         description="S3 bucket holding the Pulumi state (from `mlops-bp bootstrap`); CI may use it.",
     )
-    tags: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/=+@ -]{1,128}$")], Annotated[str, Field(max_length=256)]] = Field(default_factory=dict)
-    network: NetworkSettings | None = Field(None, description="Subnets/security groups for network isolation (no VPC is created).")
+    tags: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/=+@ -]{1,128}$")], Annotated[str, Field(max_length=256)]
+    ] = Field(default_factory=dict)
+    network: NetworkSettings | None = Field(
+        None, description="Subnets/security groups for network isolation (no VPC is created)."
+    )
     storage: StorageSettings = Field(default_factory=StorageSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     notebook: NotebookSettings = Field(default_factory=NotebookSettings)
@@ -238,7 +264,11 @@ class Blueprint(_Strict):
                 raise ValueError(f"{path}: needs level {min_level} or higher (blueprint is level {int(self.level)})")
         if self.level < 3 and any(e.endpoint is EndpointMode.REALTIME for e in self.environments):
             raise ValueError("environments: real-time endpoints need level 3 or higher")
-        if self.platform is Platform.KUBERNETES and self.kubernetes.cluster.create and not self.kubernetes.cluster.subnet_ids:
+        if (
+            self.platform is Platform.KUBERNETES
+            and self.kubernetes.cluster.create
+            and not self.kubernetes.cluster.subnet_ids
+        ):
             raise ValueError("kubernetes.cluster.subnet_ids: required when kubernetes.cluster.create is true")
         return self
 
@@ -259,7 +289,9 @@ class Blueprint(_Strict):
         for env in self.environments:
             if env.name == name:
                 return env
-        raise UserError(f"environment: {name!r} is not in this blueprint (one of {', '.join(e.name for e in self.environments)})")
+        raise UserError(
+            f"environment: {name!r} is not in this blueprint (one of {', '.join(e.name for e in self.environments)})"
+        )
 
     def with_level(self, level: int) -> Blueprint:
         """This blueprint at another level: settings the user changed stay, level defaults follow."""
@@ -288,4 +320,3 @@ class _Defaults:
 
 
 _DEFAULTS = _Defaults()
-

@@ -44,12 +44,26 @@ class MlopsBpGroup(TyperGroup):
         except KeyboardInterrupt:
             _fail("interrupted; nothing was changed", 130)
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         try:
-            rv = _main(self, args=args, prog_name=prog_name, complete_var=complete_var,
-                       standalone_mode=False, windows_expand_args=windows_expand_args,
-                       rich_markup_mode=self.rich_markup_mode, **extra)
+            rv = _main(
+                self,
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                rich_markup_mode=self.rich_markup_mode,
+                **extra,
+            )
         except NoArgsIsHelpError as exc:
             if not standalone_mode:
                 raise

@@ -23,15 +23,16 @@ __all__ = [
 
 DEMO_NAME = "mlops-demo"
 
-LevelOpt = Annotated[
-    int | None, typer.Option("--level", "-l", help="MLOps maturity level 0-4.", show_default=False)
-]
+LevelOpt = Annotated[int | None, typer.Option("--level", "-l", help="MLOps maturity level 0-4.", show_default=False)]
 PlatformOpt = Annotated[
-    Platform | None, typer.Option("--platform", "-p", help="Compute platform.", show_default=False, case_sensitive=False)
+    Platform | None,
+    typer.Option("--platform", "-p", help="Compute platform.", show_default=False, case_sensitive=False),
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help=f"Blueprint file (default: ./{BLUEPRINT_FILENAME} when present).", show_default=False),
+    typer.Option(
+        "--config", "-c", help=f"Blueprint file (default: ./{BLUEPRINT_FILENAME} when present).", show_default=False
+    ),
 ]
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Project name.", show_default=False)]
 GithubOpt = Annotated[
@@ -39,7 +40,8 @@ GithubOpt = Annotated[
 ]
 RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region.", show_default=False)]
 EnvOpt = Annotated[
-    str | None, typer.Option("--env", "-e", help="Environment (stack) to plan; default: the first one.", show_default=False)
+    str | None,
+    typer.Option("--env", "-e", help="Environment (stack) to plan; default: the first one.", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 

@@ -159,9 +159,13 @@ def capture(
     stack: str = "dev",
     region: str = "us-east-1",
     mocks: pulumi.runtime.Mocks | None = None,
+    config: dict[str, str] | None = None,
+    secret_keys: tuple[str, ...] = (),
 ) -> ResourceGraph:
-    """Run `program` under mocks and return every resource it registered."""
+    """Run `program` under mocks and return every resource it registered. `config` is the
+    stack configuration the program sees (`pulumi.Config`)."""
     mocks = mocks or PlanMocks(region)
+    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     monitor = _CapturingMonitor(mocks)
     settings.ROOT.set(None)  # a fresh root stack for every capture
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)

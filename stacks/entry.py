@@ -14,7 +14,18 @@ from .program import build
 __all__ = ["blueprint_data_from_config", "run_from_config"]
 
 _SCALAR_KEYS = ("name", "platform", "region", "github", "oidc_provider_arn")
-_OBJECT_KEYS = ("environments", "tags", "network", "storage", "registry", "notebook", "training", "serving", "monitoring", "kubernetes")
+_OBJECT_KEYS = (
+    "environments",
+    "tags",
+    "network",
+    "storage",
+    "registry",
+    "notebook",
+    "training",
+    "serving",
+    "monitoring",
+    "kubernetes",
+)
 
 
 def blueprint_data_from_config(config: pulumi.Config) -> dict[str, Any]:
@@ -48,12 +59,13 @@ def _run(config: pulumi.Config, stack: str) -> None:
         blueprint = load_blueprint(Path(path), overrides=overrides)
     else:
         blueprint = blueprint_from_data(overrides, "stack config")
-    environment = config.get("environment") or (
-        stack if any(e.name == stack for e in blueprint.environments) else None
-    )
+    environment = config.get("environment") or (stack if any(e.name == stack for e in blueprint.environments) else None)
     deploy_tags = {
         tag: value
-        for tag, value in (("mlops-bp:git-sha", config.get("gitSha")), ("mlops-bp:model-version", config.get("modelVersion")))
+        for tag, value in (
+            ("mlops-bp:git-sha", config.get("gitSha")),
+            ("mlops-bp:model-version", config.get("modelVersion")),
+        )
         if value
     }
     build(blueprint, environment, deploy_tags)

@@ -36,12 +36,39 @@ class Foundation:
     def buckets(self) -> list[SecureBucket]:
         return [b for b in (self.data_bucket, self.artifacts_bucket) if b is not None]
 
+    def attach_ci_identity(
+        self, blueprint: Blueprint, env: Environment, statements: list[dict[str, Any]]
+    ) -> CiDeployIdentity | None:
+        """The GitHub OIDC deploy role: push images, use the Pulumi state, plus `statements`
+        (what the platform's deploy and training workflows need). None without a repo."""
+        if "ci_oidc_role" not in blueprint.features or not blueprint.github or self.registry is None:
+            return None
+        self.ci_identity = CiDeployIdentity(
+            self.ctx.name("ci"),
+            CiDeployIdentityArgs(
+                github_repo=blueprint.github,
+                environment=env.name,
+                requires_approval=env.requires_approval,
+                statements=[
+                    *policies.ecr_push(self.registry.arn),
+                    *policies.state_bucket(blueprint.state_bucket),
+                    *statements,
+                ],
+                create_provider=blueprint.oidc_provider_arn is None and env is blueprint.primary_environment,
+                existing_provider_arn=blueprint.oidc_provider_arn,
+            ),
+            self.opts,
+        )
+        return self.ci_identity
+
     def arn(self, service: str, resource: str) -> pulumi.Output[str]:
         """An ARN in this stack's account and region, e.g. arn("sagemaker", "endpoint/x-*")."""
         return pulumi.Output.concat(f"arn:aws:{service}:{self.ctx.region}:", self.account_id, f":{resource}")
 
 
-def _bucket(name: str, ctx: StackContext, blueprint: Blueprint, key: EncryptionKey, opts: pulumi.ResourceOptions) -> SecureBucket:
+def _bucket(
+    name: str, ctx: StackContext, blueprint: Blueprint, key: EncryptionKey, opts: pulumi.ResourceOptions
+) -> SecureBucket:
     return SecureBucket(
         ctx.name(name),
         SecureBucketArgs(
@@ -55,20 +82,16 @@ def _bucket(name: str, ctx: StackContext, blueprint: Blueprint, key: EncryptionK
     )
 
 
-def build_foundation(
-    blueprint: Blueprint,
-    env: Environment,
-    ctx: StackContext,
-    opts: pulumi.ResourceOptions,
-    ci_statements: list[dict[str, Any]] | None = None,
-) -> Foundation:
-    """Key, buckets, registry and CI identity: the AWS part of every platform.
-
-    `ci_statements` are what the platform's deploys need on top of pushing images.
-    """
+def build_foundation(blueprint: Blueprint, ctx: StackContext, opts: pulumi.ResourceOptions) -> Foundation:
+    """Key, buckets and registry: the AWS part of every platform. The platform attaches the CI
+    identity last (`Foundation.attach_ci_identity`), once it knows what its deploys touch."""
     features = blueprint.features
-    account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=opts.providers["aws"])).account_id
-    key = EncryptionKey(ctx.name("kms"), EncryptionKeyArgs(description=f"mlops-bp {ctx.prefix}: data, artifacts, images, logs"), opts)
+    account_id = aws.get_caller_identity_output(
+        opts=pulumi.InvokeOutputOptions(provider=opts.providers["aws"])
+    ).account_id
+    key = EncryptionKey(
+        ctx.name("kms"), EncryptionKeyArgs(description=f"mlops-bp {ctx.prefix}: data, artifacts, images, logs"), opts
+    )
     data_bucket = _bucket("data", ctx, blueprint, key, opts)
     artifacts = _bucket("artifacts", ctx, blueprint, key, opts) if "artifacts_bucket" in features else None
     registry = None
@@ -82,23 +105,4 @@ def build_foundation(
             ),
             opts,
         )
-    foundation = Foundation(ctx, opts, account_id, key, data_bucket, artifacts, registry, None)
-    if "ci_oidc_role" in features and blueprint.github and registry is not None:
-        statements = [
-            *policies.ecr_push(registry.arn),
-            *policies.state_bucket(blueprint.state_bucket),
-            *(ci_statements or []),
-        ]
-        foundation.ci_identity = CiDeployIdentity(
-            ctx.name("ci"),
-            CiDeployIdentityArgs(
-                github_repo=blueprint.github,
-                environment=env.name,
-                requires_approval=env.requires_approval,
-                statements=statements,
-                create_provider=blueprint.oidc_provider_arn is None and env is blueprint.primary_environment,
-                existing_provider_arn=blueprint.oidc_provider_arn,
-            ),
-            opts,
-        )
-    return foundation
+    return Foundation(ctx, opts, account_id, key, data_bucket, artifacts, registry, None)

@@ -28,18 +28,39 @@ def _objects(bucket_arns: Sequence[pulumi.Input[str]]) -> list[pulumi.Output[str
 
 def bucket_read(bucket_arns: Sequence[pulumi.Input[str]]) -> list[Statement]:
     return [
-        {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": list(bucket_arns)},
-        {"Sid": "ReadObjects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": _objects(bucket_arns)},
+        {
+            "Sid": "ListBuckets",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": list(bucket_arns),
+        },
+        {
+            "Sid": "ReadObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": _objects(bucket_arns),
+        },
     ]
 
 
 def bucket_read_write(bucket_arns: Sequence[pulumi.Input[str]]) -> list[Statement]:
     return [
-        {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": list(bucket_arns)},
+        {
+            "Sid": "ListBuckets",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": list(bucket_arns),
+        },
         {
             "Sid": "ReadWriteObjects",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            "Action": [
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+            ],
             "Resource": _objects(bucket_arns),
         },
     ]
@@ -119,7 +140,12 @@ def state_bucket(bucket: str | None) -> list[Statement]:
         return []
     arn = f"arn:aws:s3:::{bucket}"
     return [
-        {"Sid": "PulumiStateList", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": arn},
+        {
+            "Sid": "PulumiStateList",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": arn,
+        },
         {
             "Sid": "PulumiStateObjects",
             "Effect": "Allow",

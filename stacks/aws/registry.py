@@ -50,13 +50,22 @@ class ContainerRegistry(CapabilityComponent):
                         {
                             "rulePriority": 1,
                             "description": "Expire untagged images after a day",
-                            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+                            "selection": {
+                                "tagStatus": "untagged",
+                                "countType": "sinceImagePushed",
+                                "countUnit": "days",
+                                "countNumber": 1,
+                            },
                             "action": {"type": "expire"},
                         },
                         {
                             "rulePriority": 2,
                             "description": f"Keep the last {args.keep_last_images} images",
-                            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": args.keep_last_images},
+                            "selection": {
+                                "tagStatus": "any",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": args.keep_last_images,
+                            },
                             "action": {"type": "expire"},
                         },
                     ]

@@ -1,56 +1,193 @@
-"""The SageMaker platform: all six capabilities on AWS managed services."""
+"""The SageMaker platform: all six capabilities on AWS managed services, composed from the
+blueprint's catalog features and the environment's endpoint mode."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from mlops_bp.blueprints import Blueprint, Environment
+from mlops_bp.blueprints import Blueprint, EndpointMode, Environment
 
 from ..context import StackContext
 from . import policies
 from .iam import ServiceRole, ServiceRoleArgs
+from .monitoring import (
+    AlarmTopic,
+    AlarmTopicArgs,
+    DataQualityMonitor,
+    DataQualityMonitorArgs,
+    EndpointMonitoring,
+    EndpointMonitoringArgs,
+    OperationsDashboard,
+    OperationsDashboardArgs,
+    PipelineFailureAlert,
+    PipelineFailureAlertArgs,
+    metric_namespace,
+)
 from .platform import Foundation, build_foundation
-from .training import ExperimentNotebook, ExperimentNotebookArgs
+from .serving import (
+    DeployOnApproval,
+    DeployOnApprovalArgs,
+    ModelEndpoint,
+    ModelEndpointArgs,
+    RealtimeVariant,
+    ServerlessConfig,
+)
+from .training import (
+    ExperimentNotebook,
+    ExperimentNotebookArgs,
+    ModelRegistry,
+    ModelRegistryArgs,
+    PipelineSchedule,
+    PipelineScheduleArgs,
+    TrainingPipeline,
+    TrainingPipelineArgs,
+)
 
-__all__ = ["build_sagemaker"]
+__all__ = ["GITHUB_TOKEN_CONFIG", "build_sagemaker", "python_package"]
 
 SAGEMAKER = "sagemaker.amazonaws.com"
+# Pulumi secret config holding a GitHub token allowed to dispatch the repo's workflows.
+GITHUB_TOKEN_CONFIG = "mlops-bp:githubDispatchToken"
 
 
-def _data_scientist_role(f: Foundation) -> ServiceRole:
-    ctx = f.ctx
-    statements = [
-        *policies.bucket_read_write([b.arn for b in f.buckets]),
-        *policies.kms_use(f.key.arn),
-        *policies.logs_write(f.arn("logs", "log-group:/aws/sagemaker/")),
-        {
-            "Sid": "StopOwnNotebookWhenIdle",
-            "Effect": "Allow",
-            "Action": ["sagemaker:StopNotebookInstance", "sagemaker:DescribeNotebookInstance"],
-            "Resource": f.arn("sagemaker", f"notebook-instance/{ctx.name('notebook')}"),
-        },
-    ]
-    if f.registry is not None:
-        statements += policies.ecr_pull(f.registry.arn)
+def python_package(project: str) -> str:
+    """The import name of the team's ML package (the project name with underscores)."""
+    return project.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class _Names:
+    ctx: StackContext
+
+    @property
+    def endpoint(self) -> str:
+        return self.ctx.name("endpoint")
+
+    @property
+    def pipeline(self) -> str:
+        return self.ctx.name("training")
+
+    @property
+    def model_group(self) -> str:
+        return self.ctx.name("models")
+
+
+def _ci_statements(f: Foundation, blueprint: Blueprint, names: _Names) -> list[dict[str, Any]]:
+    """What the repo's deploy and training workflows do besides pushing images."""
+    features = blueprint.features
+    statements: list[dict[str, Any]] = []
+    if "endpoint" in features:
+        statements.append(
+            {
+                "Sid": "DeployEndpoint",
+                "Effect": "Allow",
+                "Action": [
+                    "sagemaker:CreateModel",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:UpdateEndpoint",
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:DescribeModel",
+                    "sagemaker:AddTags",
+                ],
+                "Resource": [
+                    f.arn("sagemaker", f"endpoint/{names.endpoint}"),
+                    f.arn("sagemaker", f"endpoint-config/{f.ctx.prefix}-*"),
+                    f.arn("sagemaker", f"model/{f.ctx.prefix}-*"),
+                ],
+            }
+        )
+        statements.append(
+            {
+                "Sid": "PassServingRole",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": pulumi.Output.concat(
+                    "arn:aws:iam::", f.account_id, f":role/{f.ctx.name('serving')}-role-*"
+                ),
+                "Condition": {"StringEquals": {"iam:PassedToService": SAGEMAKER}},
+            }
+        )
+    if "training_pipeline" in features:
+        statements.append(
+            {
+                "Sid": "RunTrainingAndReadRegistry",
+                "Effect": "Allow",
+                "Action": [
+                    "sagemaker:StartPipelineExecution",
+                    "sagemaker:DescribePipelineExecution",
+                    "sagemaker:ListPipelineExecutionSteps",
+                    "sagemaker:ListModelPackages",
+                    "sagemaker:DescribeModelPackage",
+                ],
+                "Resource": [
+                    f.arn("sagemaker", f"pipeline/{names.pipeline}"),
+                    f.arn("sagemaker", f"pipeline/{names.pipeline}/execution/*"),
+                    f.arn("sagemaker", f"model-package-group/{names.model_group}"),
+                    f.arn("sagemaker", f"model-package/{names.model_group}/*"),
+                ],
+            }
+        )
+    return statements
+
+
+def _service_role(
+    f: Foundation, role: str, service: str, description: str, statements: list[dict[str, Any]]
+) -> ServiceRole:
     return ServiceRole(
-        ctx.name("data-scientist"),
-        ServiceRoleArgs(service=SAGEMAKER, description=f"Notebook role of {ctx.prefix}", statements=statements),
+        f.ctx.name(role),
+        ServiceRoleArgs(service=service, description=f"{description} ({f.ctx.prefix})", statements=statements),
         f.opts,
     )
 
 
-def build_sagemaker(blueprint: Blueprint, env: Environment, ctx: StackContext, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+def _workload_statements(f: Foundation, *, write: bool) -> list[dict[str, Any]]:
+    """Data, key, logs and metrics access of a SageMaker workload (notebook, training, serving)."""
+    buckets = [b.arn for b in f.buckets]
+    statements = [
+        *(policies.bucket_read_write(buckets) if write else policies.bucket_read(buckets)),
+        *policies.kms_use(f.key.arn),
+        *policies.logs_write(f.arn("logs", "log-group:/aws/sagemaker/")),
+        *policies.metrics_put(["/aws/sagemaker/*", metric_namespace(f.ctx.project)]),
+    ]
+    if f.registry is not None:
+        statements += policies.ecr_pull(f.registry.arn)
+    return statements
+
+
+def build_sagemaker(
+    blueprint: Blueprint,
+    env: Environment,
+    ctx: StackContext,
+    opts: pulumi.ResourceOptions,
+    github_token: pulumi.Input[str] | None = None,
+) -> dict[str, Any]:
     features = blueprint.features
-    foundation = build_foundation(blueprint, env, ctx, opts)
-    outputs: dict[str, Any] = {
-        "kms_key_arn": foundation.key.arn,
-        "data_bucket": foundation.data_bucket.bucket_name,
-    }
+    names = _Names(ctx)
     network = blueprint.network
+    subnets = tuple(network.subnet_ids) if network else ()
+    security_groups = tuple(network.security_group_ids) if network else ()
+    f = build_foundation(blueprint, ctx, opts)
+    outputs: dict[str, Any] = {"kms_key_arn": f.key.arn, "data_bucket": f.data_bucket.bucket_name}
+    if f.artifacts_bucket is not None:
+        outputs["artifacts_bucket"] = f.artifacts_bucket.bucket_name
+    if f.registry is not None:
+        outputs["repository_url"] = f.registry.repository_url
+
     if "notebook" in features:
-        role = _data_scientist_role(foundation)
+        notebook_statements = [
+            *_workload_statements(f, write=True),
+            {
+                "Sid": "StopOwnNotebookWhenIdle",
+                "Effect": "Allow",
+                "Action": ["sagemaker:StopNotebookInstance", "sagemaker:DescribeNotebookInstance"],
+                "Resource": f.arn("sagemaker", f"notebook-instance/{ctx.name('notebook')}"),
+            },
+        ]
+        scientist = _service_role(f, "data-scientist", SAGEMAKER, "Notebook role", notebook_statements)
         notebook = ExperimentNotebook(
             ctx.name("notebook"),
             ExperimentNotebookArgs(
@@ -58,18 +195,293 @@ def build_sagemaker(blueprint: Blueprint, env: Environment, ctx: StackContext, o
                 instance_type=blueprint.notebook.instance_type,
                 volume_size_gb=blueprint.notebook.volume_size_gb,
                 idle_minutes=blueprint.notebook.idle_minutes,
-                role_arn=role.arn,
-                kms_key_arn=foundation.key.arn,
-                subnet_id=network.subnet_ids[0] if network else None,
-                security_group_ids=tuple(network.security_group_ids) if network else (),
+                role_arn=scientist.arn,
+                kms_key_arn=f.key.arn,
+                subnet_id=subnets[0] if subnets else None,
+                security_group_ids=security_groups,
             ),
             opts,
         )
         outputs["notebook_name"] = notebook.instance.name
-    if foundation.artifacts_bucket is not None:
-        outputs["artifacts_bucket"] = foundation.artifacts_bucket.bucket_name
-    if foundation.registry is not None:
-        outputs["repository_url"] = foundation.registry.repository_url
-    if foundation.ci_identity is not None:
-        outputs["ci_role_arn"] = foundation.ci_identity.role_arn
+
+    topic = None
+    if "endpoint_alarms" in features or "pipeline_failure_alerts" in features:
+        topic = AlarmTopic(
+            ctx.name("alarms"),
+            AlarmTopicArgs(
+                topic_name=ctx.name("alarms"), kms_key_arn=f.key.arn, email=blueprint.monitoring.alarm_email
+            ),
+            opts,
+        )
+        outputs["alarm_topic_arn"] = topic.arn
+
+    registry = pipeline = training_role = None
+    if "model_registry" in features:
+        registry = ModelRegistry(
+            ctx.name("models"),
+            ModelRegistryArgs(group_name=names.model_group, description=f"Models of {ctx.prefix}"),
+            opts,
+        )
+        outputs["model_package_group"] = registry.group_name
+    if (
+        "training_pipeline" in features
+        and f.registry is not None
+        and f.artifacts_bucket is not None
+        and registry is not None
+    ):
+        training_statements = [
+            *_workload_statements(f, write=True),
+            {
+                "Sid": "RunPipelineJobs",
+                "Effect": "Allow",
+                "Action": [
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ],
+                "Resource": [
+                    f.arn("sagemaker", "processing-job/pipelines-*"),
+                    f.arn("sagemaker", "training-job/pipelines-*"),
+                ],
+            },
+            {
+                "Sid": "RegisterModels",
+                "Effect": "Allow",
+                "Action": ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
+                "Resource": [registry.arn, f.arn("sagemaker", f"model-package/{names.model_group}/*")],
+            },
+            {
+                "Sid": "PassItselfToJobs",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": pulumi.Output.concat("arn:aws:iam::", f.account_id, f":role/{ctx.name('training')}-role-*"),
+                "Condition": {"StringEquals": {"iam:PassedToService": SAGEMAKER}},
+            },
+        ]
+        training_role = _service_role(f, "training", SAGEMAKER, "Training pipeline and jobs", training_statements)
+        pipeline = TrainingPipeline(
+            ctx.name("pipeline"),
+            TrainingPipelineArgs(
+                pipeline_name=names.pipeline,
+                role_arn=training_role.arn,
+                image_uri=f.registry.repository_url,
+                image_tag=blueprint.serving.image_tag,
+                package=python_package(blueprint.name),
+                data_uri=pulumi.Output.concat("s3://", f.data_bucket.bucket_name, "/datasets/"),
+                artifacts_uri=pulumi.Output.concat("s3://", f.artifacts_bucket.bucket_name),
+                kms_key_arn=f.key.arn,
+                model_package_group=registry.group_name,
+                instance_type=blueprint.training.instance_type,
+                instance_count=blueprint.training.instance_count,
+                volume_size_gb=blueprint.training.volume_size_gb,
+                max_runtime_seconds=blueprint.training.max_runtime_hours * 3600,
+                use_spot=blueprint.training.use_spot,
+                metric_name=blueprint.training.metric_name,
+                metric_threshold=blueprint.training.metric_threshold,
+                subnet_ids=subnets,
+                security_group_ids=security_groups,
+            ),
+            opts,
+        )
+        outputs["pipeline_name"] = pipeline.pipeline_name
+        if "training_schedule" in features:
+            scheduler_role = _service_role(
+                f,
+                "scheduler",
+                "scheduler.amazonaws.com",
+                "Starts the training pipeline on schedule",
+                [
+                    {
+                        "Sid": "StartPipeline",
+                        "Effect": "Allow",
+                        "Action": "sagemaker:StartPipelineExecution",
+                        "Resource": pipeline.arn,
+                    }
+                ],
+            )
+            PipelineSchedule(
+                ctx.name("schedule"),
+                PipelineScheduleArgs(
+                    schedule_name=ctx.name("training"),
+                    schedule_expression=blueprint.training.schedule,
+                    pipeline_arn=pipeline.arn,
+                    role_arn=scheduler_role.arn,
+                    kms_key_arn=f.key.arn,
+                ),
+                opts,
+            )
+        if "pipeline_failure_alerts" in features and topic is not None:
+            PipelineFailureAlert(
+                ctx.name("pipeline-failed"),
+                PipelineFailureAlertArgs(
+                    rule_name=ctx.name("pipeline-failed"), pipeline_arn=pipeline.arn, topic_arn=topic.arn
+                ),
+                opts,
+            )
+
+    endpoint = None
+    if "endpoint" in features and f.registry is not None:
+        realtime = env.endpoint is EndpointMode.REALTIME
+        variants: tuple[RealtimeVariant, ...] = ()
+        if realtime:
+            chosen = blueprint.serving.variants if "ab_variants" in features else blueprint.serving.variants[:1]
+            total = sum(v.weight for v in chosen)
+            variants = tuple(
+                RealtimeVariant(
+                    v.name, v.weight / total, blueprint.serving.instance_type, blueprint.serving.instance_count
+                )
+                for v in chosen
+            )
+        variant_names = tuple(v.name for v in variants) or ("AllTraffic",)
+        monitoring = EndpointMonitoring(
+            ctx.name("endpoint-monitoring"),
+            EndpointMonitoringArgs(
+                endpoint_name=names.endpoint,
+                variant_names=variant_names,
+                topic_arn=topic.arn if topic is not None else "",
+                kms_key_arn=f.key.arn,
+                log_retention_days=blueprint.monitoring.log_retention_days,
+                latency_threshold_ms=blueprint.monitoring.latency_threshold_ms,
+                error_5xx_threshold=blueprint.monitoring.error_5xx_threshold,
+                alarms="endpoint_alarms" in features and topic is not None,
+            ),
+            opts,
+        )
+        serving_role = _service_role(f, "serving", SAGEMAKER, "Model endpoint", _workload_statements(f, write=False))
+        capture_uri = None
+        if realtime and "data_capture" in features and f.artifacts_bucket is not None:
+            capture_uri = pulumi.Output.concat(
+                "s3://", f.artifacts_bucket.bucket_name, f"/data-capture/{names.endpoint}"
+            )
+        endpoint = ModelEndpoint(
+            ctx.name("serving"),
+            ModelEndpointArgs(
+                endpoint_name=names.endpoint,
+                image=pulumi.Output.concat(f.registry.repository_url, ":", blueprint.serving.image_tag),
+                role_arn=serving_role.arn,
+                kms_key_arn=f.key.arn,
+                serverless=None
+                if realtime
+                else ServerlessConfig(
+                    blueprint.serving.serverless_memory_mb, blueprint.serving.serverless_max_concurrency
+                ),
+                variants=variants,
+                rollback_alarm_names=tuple(monitoring.alarm_names) if realtime and "blue_green" in features else (),
+                capture_uri=capture_uri,
+                capture_percent=blueprint.serving.data_capture_percent,
+                autoscaling=(
+                    (
+                        blueprint.serving.min_capacity,
+                        blueprint.serving.max_capacity,
+                        blueprint.serving.target_invocations_per_instance,
+                    )
+                    if realtime and "autoscaling" in features
+                    else None
+                ),
+                subnet_ids=subnets,
+                security_group_ids=security_groups,
+                environment={
+                    "MLOPS_BP_METRIC_NAMESPACE": metric_namespace(ctx.project),
+                    "MLOPS_BP_ENDPOINT": names.endpoint,
+                },
+            ),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[monitoring])),
+        )
+        outputs["endpoint_name"] = endpoint.endpoint_name
+
+        if (
+            capture_uri is not None
+            and "model_monitor" in features
+            and pipeline is not None
+            and training_role is not None
+            and topic is not None
+        ):
+            retrain_role = _service_role(
+                f,
+                "retrain",
+                "events.amazonaws.com",
+                "Starts the training pipeline on drift",
+                [
+                    {
+                        "Sid": "StartPipeline",
+                        "Effect": "Allow",
+                        "Action": "sagemaker:StartPipelineExecution",
+                        "Resource": pipeline.arn,
+                    }
+                ],
+            )
+            DataQualityMonitor(
+                ctx.name("data-quality"),
+                DataQualityMonitorArgs(
+                    project=ctx.project,
+                    endpoint_name=names.endpoint,
+                    region=ctx.region,
+                    schedule_cron=blueprint.monitoring.monitor_schedule,
+                    role_arn=training_role.arn,
+                    artifacts_bucket=f.artifacts_bucket.bucket_name,
+                    kms_key_arn=f.key.arn,
+                    drift_threshold=blueprint.monitoring.drift_threshold,
+                    topic_arn=topic.arn,
+                    pipeline_arn=pipeline.arn,
+                    retrain_role_arn=retrain_role.arn,
+                    subnet_ids=subnets,
+                    security_group_ids=security_groups,
+                ),
+                pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[endpoint])),
+            )
+
+        if "dashboard" in features:
+            OperationsDashboard(
+                ctx.name("dashboard"),
+                OperationsDashboardArgs(
+                    dashboard_name=ctx.name("operations"),
+                    project=ctx.project,
+                    region=ctx.region,
+                    endpoints=((names.endpoint, endpoint.variant_names),),
+                ),
+                opts,
+            )
+
+    if "deploy_on_approval" in features and blueprint.github and registry is not None:
+        if github_token is None:
+            github_token = pulumi.Config("mlops-bp").get_secret("githubDispatchToken")
+        if github_token is None:
+            raise pulumi.RunError(
+                f"deploy on approval needs a GitHub token: pulumi config set --secret {GITHUB_TOKEN_CONFIG} <token with actions:write>"
+            )
+        dispatch_role = _service_role(
+            f,
+            "dispatch",
+            "events.amazonaws.com",
+            "Calls GitHub repository_dispatch on model approval",
+            [
+                {
+                    "Sid": "InvokeGithubDispatch",
+                    "Effect": "Allow",
+                    "Action": "events:InvokeApiDestination",
+                    "Resource": f.arn("events", f"api-destination/{ctx.name('approved')}-dispatch/*"),
+                }
+            ],
+        )
+        DeployOnApproval(
+            ctx.name("approved"),
+            DeployOnApprovalArgs(
+                rule_name=ctx.name("approved"),
+                github_repo=blueprint.github,
+                environment=env.name,
+                model_package_group=registry.group_name,
+                github_token=github_token,
+                role_arn=dispatch_role.arn,
+            ),
+            opts,
+        )
+
+    # The CI identity comes last: its policy names the endpoint, pipeline and registry.
+    ci = f.attach_ci_identity(blueprint, env, _ci_statements(f, blueprint, names))
+    if ci is not None:
+        outputs["ci_role_arn"] = ci.role_arn
     return outputs

@@ -48,10 +48,25 @@ class EncryptionKey(CapabilityComponent):
                         "Resource": "*",
                     },
                     {
+                        # Alarms and EventBridge publish to the KMS-encrypted alarm topic.
+                        "Sid": "AlarmAndEventServicesUseKeyForTopics",
+                        "Effect": "Allow",
+                        "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                    },
+                    {
                         "Sid": "CloudWatchLogsEncrypt",
                         "Effect": "Allow",
                         "Principal": {"Service": pulumi.Output.concat("logs.", region, ".amazonaws.com")},
-                        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                        "Action": [
+                            "kms:Encrypt*",
+                            "kms:Decrypt*",
+                            "kms:ReEncrypt*",
+                            "kms:GenerateDataKey*",
+                            "kms:Describe*",
+                        ],
                         "Resource": "*",
                         "Condition": {
                             "ArnLike": {

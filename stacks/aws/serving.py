@@ -1,0 +1,260 @@
+"""Serving on SageMaker: the model endpoint (serverless, or real-time with A/B variants,
+blue/green updates, data capture and autoscaling) and deploy-on-approval dispatch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from ..base import CapabilityComponent
+
+__all__ = [
+    "DeployOnApproval",
+    "DeployOnApprovalArgs",
+    "ModelEndpoint",
+    "ModelEndpointArgs",
+    "RealtimeVariant",
+    "ServerlessConfig",
+]
+
+
+@dataclass(frozen=True)
+class ServerlessConfig:
+    memory_mb: int
+    max_concurrency: int
+
+
+@dataclass(frozen=True)
+class RealtimeVariant:
+    name: str
+    weight: float
+    instance_type: str
+    instance_count: int
+
+
+@dataclass(frozen=True)
+class ModelEndpointArgs:
+    endpoint_name: str
+    image: pulumi.Input[str]
+    role_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    serverless: ServerlessConfig | None = None
+    variants: tuple[RealtimeVariant, ...] = ()
+    rollback_alarm_names: Sequence[pulumi.Input[str]] = ()
+    capture_uri: pulumi.Input[str] | None = None
+    capture_percent: int = 100
+    autoscaling: tuple[int, int, int] | None = None  # (min, max, target invocations per instance)
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+class ModelEndpoint(CapabilityComponent):
+    """SageMaker model + endpoint configuration + endpoint for the team's serving image."""
+
+    TYPE = "mlopsbp:aws:ModelEndpoint"
+    CAPABILITY = "serving"
+
+    endpoint: aws.sagemaker.Endpoint
+    endpoint_name: pulumi.Output[str]
+    variant_names: tuple[str, ...]
+
+    def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        if (args.serverless is None) == (not args.variants):
+            raise ValueError(f"{name}: give either a serverless config or real-time variants")
+        if args.variants and abs(sum(v.weight for v in args.variants) - 1) > 1e-6:
+            raise ValueError(f"{name}: variant weights must add up to 1")
+        if args.serverless is not None and (args.capture_uri or args.autoscaling):
+            raise ValueError(f"{name}: serverless endpoints support neither data capture nor instance autoscaling")
+        model = aws.sagemaker.Model(
+            f"{name}-model",
+            execution_role_arn=args.role_arn,
+            primary_container={"image": args.image, "mode": "SingleModel", "environment": args.environment or None},
+            vpc_config=(
+                {"subnets": list(args.subnet_ids), "security_group_ids": list(args.security_group_ids)}
+                if args.subnet_ids
+                else None
+            ),
+            opts=self.child(),
+        )
+        if args.serverless is not None:
+            self.variant_names = ("AllTraffic",)
+            variants = [
+                {
+                    "variant_name": "AllTraffic",
+                    "model_name": model.name,
+                    "serverless_config": {
+                        "memory_size_in_mb": args.serverless.memory_mb,
+                        "max_concurrency": args.serverless.max_concurrency,
+                    },
+                }
+            ]
+        else:
+            self.variant_names = tuple(v.name for v in args.variants)
+            variants = [
+                {
+                    "variant_name": v.name,
+                    "model_name": model.name,
+                    "initial_instance_count": v.instance_count,
+                    "instance_type": v.instance_type,
+                    "initial_variant_weight": v.weight,
+                }
+                for v in args.variants
+            ]
+        capture = None
+        if args.capture_uri is not None:
+            capture = {
+                "enable_capture": True,
+                "initial_sampling_percentage": args.capture_percent,
+                "destination_s3_uri": args.capture_uri,
+                "kms_key_id": args.kms_key_arn,
+                "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+                "capture_content_type_header": {
+                    "json_content_types": ["application/json"],
+                    "csv_content_types": ["text/csv"],
+                },
+            }
+        config = aws.sagemaker.EndpointConfiguration(
+            f"{name}-config",
+            production_variants=variants,
+            # KMS for the ML storage volume; serverless endpoints have none to encrypt.
+            kms_key_arn=args.kms_key_arn if args.serverless is None else None,
+            data_capture_config=capture,
+            opts=self.child(),
+        )
+        deployment = None
+        if args.rollback_alarm_names and args.serverless is None:
+            deployment = {
+                "blue_green_update_policy": {
+                    "traffic_routing_configuration": {
+                        "type": "CANARY",
+                        "canary_size": {"type": "CAPACITY_PERCENT", "value": 10},
+                        "wait_interval_in_seconds": 300,
+                    },
+                    "termination_wait_in_seconds": 600,
+                    "maximum_execution_timeout_in_seconds": 3600,
+                },
+                "auto_rollback_configuration": {"alarms": [{"alarm_name": n} for n in args.rollback_alarm_names]},
+            }
+        self.endpoint = aws.sagemaker.Endpoint(
+            f"{name}-endpoint",
+            name=args.endpoint_name,
+            endpoint_config_name=config.name,
+            deployment_config=deployment,
+            opts=self.child(),
+        )
+        self.endpoint_name = self.endpoint.name
+        if args.autoscaling is not None:
+            low, high, target = args.autoscaling
+            for variant in self.variant_names:
+                scalable = aws.appautoscaling.Target(
+                    f"{name}-{variant.lower()}-scaling",
+                    service_namespace="sagemaker",
+                    scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+                    resource_id=pulumi.Output.concat("endpoint/", self.endpoint.name, f"/variant/{variant}"),
+                    min_capacity=low,
+                    max_capacity=high,
+                    opts=self.child(),
+                )
+                aws.appautoscaling.Policy(
+                    f"{name}-{variant.lower()}-invocations",
+                    policy_type="TargetTrackingScaling",
+                    service_namespace=scalable.service_namespace,
+                    scalable_dimension=scalable.scalable_dimension,
+                    resource_id=scalable.resource_id,
+                    target_tracking_scaling_policy_configuration={
+                        "target_value": target,
+                        "predefined_metric_specification": {
+                            "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"
+                        },
+                        "scale_in_cooldown": 300,
+                        "scale_out_cooldown": 60,
+                    },
+                    opts=self.child(),
+                )
+        self.register_outputs({"endpoint_name": self.endpoint_name})
+
+
+@dataclass(frozen=True)
+class DeployOnApprovalArgs:
+    rule_name: str
+    github_repo: str
+    environment: str
+    model_package_group: pulumi.Input[str]
+    github_token: pulumi.Input[str]
+    role_arn: pulumi.Input[str]
+
+
+class DeployOnApproval(CapabilityComponent):
+    """Model package approved -> EventBridge API destination -> GitHub `repository_dispatch`,
+    which runs the repo's deploy workflow. The token lives in the connection's Secrets Manager
+    secret (EventBridge manages it), set from Pulumi secret config — never in code."""
+
+    TYPE = "mlopsbp:aws:DeployOnApproval"
+    CAPABILITY = "serving"
+
+    def __init__(self, name: str, args: DeployOnApprovalArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        connection = aws.cloudwatch.EventConnection(
+            f"{name}-github",
+            name=f"{args.rule_name}-github",
+            description=f"GitHub API access for {args.github_repo} (token in Secrets Manager)",
+            authorization_type="API_KEY",
+            auth_parameters={
+                "api_key": {"key": "Authorization", "value": pulumi.Output.concat("Bearer ", args.github_token)},
+                "invocation_http_parameters": {
+                    "headers": [
+                        {"key": "Accept", "value": "application/vnd.github+json", "is_value_secret": False},
+                        {"key": "X-GitHub-Api-Version", "value": "2022-11-28", "is_value_secret": False},
+                    ]
+                },
+            },
+            opts=self.child(),
+        )
+        destination = aws.cloudwatch.EventApiDestination(
+            f"{name}-dispatch",
+            name=f"{args.rule_name}-dispatch",
+            description=f"repository_dispatch of {args.github_repo}",
+            connection_arn=connection.arn,
+            http_method="POST",
+            invocation_endpoint=f"https://api.github.com/repos/{args.github_repo}/dispatches",
+            invocation_rate_limit_per_second=1,
+            opts=self.child(),
+        )
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-approved",
+            name=args.rule_name,
+            description="A model package was approved: deploy it",
+            event_pattern=pulumi.Output.json_dumps(
+                {
+                    "source": ["aws.sagemaker"],
+                    "detail-type": ["SageMaker Model Package State Change"],
+                    "detail": {
+                        "ModelPackageGroupName": [args.model_package_group],
+                        "ModelApprovalStatus": ["Approved"],
+                    },
+                }
+            ),
+            opts=self.child(),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-to-github",
+            rule=rule.name,
+            arn=destination.arn,
+            role_arn=args.role_arn,
+            input_transformer={
+                "input_paths": {"arn": "$.detail.ModelPackageArn", "version": "$.detail.ModelPackageVersion"},
+                "input_template": (
+                    '{"event_type": "model-approved", "client_payload": '
+                    '{"model_package_arn": <arn>, "model_version": <version>, '
+                    f'"environment": "{args.environment}"' + "}}"
+                ),
+            },
+            retry_policy={"maximum_retry_attempts": 5, "maximum_event_age_in_seconds": 3600},
+            opts=self.child(),
+        )
+        self.register_outputs({"rule_name": rule.name})
