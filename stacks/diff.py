@@ -212,11 +212,15 @@ class ResourceChange:
 
 @dataclass(frozen=True)
 class GraphDiff:
-    """Every change between two graphs of one stack; `unchanged` counts the rest."""
+    """Every change between two graphs of one stack; `unchanged` counts the rest.
+
+    `status` is "existing", "new" (a stack to create) or "dropped" (no longer declared).
+    """
 
     stack: str
     changes: tuple[ResourceChange, ...] = ()
     unchanged: int = 0
+    status: str = "existing"
 
     def of(self, action: Action) -> list[ResourceChange]:
         return [c for c in self.changes if c.action is action]
@@ -235,6 +239,7 @@ class GraphDiff:
     def to_dict(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
+            "status": self.status,
             "counts": self.counts(),
             "destroys_data": [c.urn for c in self.destroys_data],
             "changes": [c.to_dict() for c in self.changes],
@@ -380,7 +385,8 @@ def diff_graphs(old: ResourceGraph | None, new: ResourceGraph | None) -> GraphDi
     changes += [_appearing(before[u], Action.DELETE, stack_gone) for u in before.keys() - after.keys()]
     order = {Action.DELETE: 0, Action.REPLACE: 1, Action.UPDATE: 2, Action.CREATE: 3}
     changes.sort(key=lambda c: (order[c.action], c.urn))
-    return GraphDiff(stack=stack, changes=tuple(changes), unchanged=unchanged)
+    status = "new" if old is None else "dropped" if new is None else "existing"
+    return GraphDiff(stack=stack, changes=tuple(changes), unchanged=unchanged, status=status)
 
 
 def diff_blueprints(old: Blueprint, new: Blueprint, environment: str | None = None) -> list[GraphDiff]:
