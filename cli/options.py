@@ -23,7 +23,8 @@ __all__ = [
 
 DEMO_NAME = "mlops-demo"
 
-LevelOpt = Annotated[int | None, typer.Option("--level", "-l", help="MLOps maturity level 0-4.", show_default=False)]
+# A string, so that `--level three` is reported by the blueprint like any other bad level.
+LevelOpt = Annotated[str | None, typer.Option("--level", "-l", help="MLOps maturity level 0-4.", show_default=False)]
 PlatformOpt = Annotated[
     Platform | None,
     typer.Option("--platform", "-p", help="Compute platform.", show_default=False, case_sensitive=False),
@@ -46,9 +47,15 @@ EnvOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
+def _level(raw: str | int | None) -> int | str | None:
+    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        return int(raw)
+    return raw
+
+
 def resolve_blueprint(
     *,
-    level: int | None = None,
+    level: str | int | None = None,
     platform: Platform | None = None,
     config: Path | None = None,
     name: str | None = None,
@@ -59,7 +66,7 @@ def resolve_blueprint(
     """The blueprint a command works on: the config file (explicit, or ./mlops-bp.yaml) with
     flags on top, or, with neither, a demo blueprint built from the flags alone."""
     flags: dict[str, Any] = {
-        "level": level,
+        "level": _level(level),
         "platform": platform.value if platform else None,
         "name": name,
         "region": region,

@@ -70,6 +70,8 @@ def plan(
     from mlops_bp.stacks.plan import plan as run_plan
 
     graph = run_plan(blueprint, env)
+    if blueprint.github is None and "ci_oidc_role" in blueprint.features:
+        err_console.print("note: no `github` OWNER/REPO set, so the CI deploy role is not declared.")
     if as_json:
         typer.echo(graph.to_json())
         return
@@ -92,5 +94,3 @@ def plan(
     out_console.print(tree)
     protected = sum(1 for r in graph.custom if r.protect)
     out_console.print(f"{protected} stateful resources are protected. Deploy with `pulumi up` (see README).")
-    if blueprint.github is None and "ci_oidc_role" in blueprint.features:
-        err_console.print("note: no `github` OWNER/REPO set, so the CI deploy role is not declared.")

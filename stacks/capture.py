@@ -20,9 +20,10 @@ from pulumi.runtime.sync_await import _sync_await
 from .base import COMPONENT_CAPABILITY
 from .graph import CapturedResource, ResourceGraph
 
-__all__ = ["MOCK_ACCOUNT_ID", "PlanMocks", "capture"]
+__all__ = ["MOCK_ACCOUNT_ID", "SECRET", "PlanMocks", "capture"]
 
 MOCK_ACCOUNT_ID = "123456789012"
+SECRET = "[secret]"
 
 
 def _aws_service(type_: str) -> str:
@@ -42,7 +43,9 @@ class PlanMocks(pulumi.runtime.Mocks):
 
     def _computed(self, type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         region, account = self.region, MOCK_ACCOUNT_ID
-        physical = inputs.get("name") or name
+        kind_name = type_.rsplit(":", 1)[-1]
+        # The physical name: `name`, or the type's own `<kind>Name` (pipelineName, ...).
+        physical = inputs.get("name") or inputs.get(kind_name[:1].lower() + kind_name[1:] + "Name") or name
         out: dict[str, Any] = {"name": physical}
         if type_.startswith("aws:"):
             service = _aws_service(type_)
@@ -89,8 +92,10 @@ class PlanMocks(pulumi.runtime.Mocks):
 
 
 def _plain(value: Any) -> Any:
-    """Inputs as JSON-able data (resource references become their URNs)."""
+    """Inputs as JSON-able data. Secret values are never shown: they become "[secret]"."""
     if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return SECRET
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
@@ -127,7 +132,7 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
                 inputs=_plain(inputs),
                 custom=bool(request.custom),
                 protect=bool(request.protect),
-                provider=request.provider,
+                provider=_engine_urn(request.provider),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 replace_on_changes=tuple(request.replaceOnChanges),
                 ignore_changes=tuple(request.ignoreChanges),

@@ -74,7 +74,8 @@ class ExperimentNotebook(CapabilityComponent):
             subnet_id=args.subnet_id,
             security_groups=list(args.security_group_ids) if in_vpc else None,
             lifecycle_config_name=lifecycle.name,
-            opts=self.child(),
+            # The volume holds the scientists' notebooks: never replace or delete it by accident.
+            opts=self.stateful(),
         )
         self.register_outputs({"notebook_name": self.instance.name})
 

@@ -1,0 +1,223 @@
+"""The blueprint spec: validation, level catalog, defaults, mlops-bp.yaml round trip, schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from mlops_bp.blueprints import (
+    FEATURES,
+    LEVELS,
+    Blueprint,
+    BlueprintError,
+    EndpointMode,
+    UserError,
+    blueprint_from_data,
+    dump_blueprint,
+    features_at,
+    json_schema,
+    load_blueprint,
+    save_blueprint,
+)
+from mlops_bp.blueprints.catalog import FIELD_MIN_LEVEL
+
+
+def bp(**data) -> Blueprint:
+    return blueprint_from_data({"name": "fraud-detect", "level": 1, **data})
+
+
+@pytest.mark.parametrize("name", ["abc", "fraud-detect", "a1-b2-c3", "x" * 40, "9lives"])
+def test_valid_names(name):
+    assert bp(name=name).name == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "My_Project",
+        "a",
+        "ab",
+        "../etc",
+        "x" * 41,
+        "x" * 64,
+        "-abc",
+        "abc-",
+        "a..b",
+        "a--b",
+        "UPPER",
+        "has space",
+        "a/b",
+    ],
+)
+def test_invalid_names_name_the_field(name):
+    with pytest.raises(BlueprintError) as err:
+        bp(name=name)
+    assert str(err.value).startswith("name: ")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("level", [5, -1, "three", True, 2.5, None])
+def test_invalid_levels(level):
+    with pytest.raises(BlueprintError, match=r"^level: must be one of 0, 1, 2, 3, 4"):
+        blueprint_from_data({"name": "abc", "level": level})
+
+
+def test_unknown_region_and_unknown_key():
+    with pytest.raises(BlueprintError, match=r"^region: unknown AWS region"):
+        bp(region="us-east-9")
+    with pytest.raises(BlueprintError, match=r"^trainig: unknown key"):
+        bp(trainig={})
+    with pytest.raises(BlueprintError, match=r"^serving\.imagetag: unknown key"):
+        bp(serving={"imagetag": "1"})
+
+
+def test_environments_default_per_level():
+    assert [e.name for e in bp(level=0).environments] == ["dev"]
+    assert [e.name for e in bp(level=2).environments] == ["dev"]
+    level3 = bp(level=3)
+    assert [e.name for e in level3.environments] == ["dev", "staging", "prod"]
+    assert [e.endpoint for e in level3.environments] == [
+        EndpointMode.SERVERLESS,
+        EndpointMode.REALTIME,
+        EndpointMode.REALTIME,
+    ]
+    assert level3.environment("prod").requires_approval
+
+
+def test_explicit_environments_win_and_are_checked():
+    custom = bp(level=3, environments=[{"name": "qa"}, {"name": "live", "endpoint": "realtime"}])
+    assert [e.name for e in custom.environments] == ["qa", "live"]
+    with pytest.raises(BlueprintError, match="real-time endpoints need level 3"):
+        bp(level=2, environments=[{"name": "dev", "endpoint": "realtime"}])
+    with pytest.raises(BlueprintError, match="names must be unique"):
+        bp(environments=[{"name": "dev"}, {"name": "dev"}])
+
+
+def test_unknown_environment_is_a_user_error():
+    with pytest.raises(UserError, match="environment: 'prod' is not in this blueprint"):
+        bp().environment("prod")
+
+
+def test_features_are_cumulative_and_come_from_the_catalog():
+    for level in range(4):
+        assert features_at(level) < features_at(level + 1)
+    assert "notebook" in features_at(0)
+    assert "endpoint" not in features_at(0) and "endpoint" in features_at(1)
+    assert "training_pipeline" in features_at(2) and "training_pipeline" not in features_at(1)
+    assert {"blue_green", "ab_variants", "deploy_on_approval"} <= features_at(3)
+    assert {"data_capture", "model_monitor", "drift_retraining", "autoscaling", "dashboard"} <= features_at(
+        4
+    ) - features_at(3)
+    assert [level.number for level in LEVELS] == [0, 1, 2, 3, 4]
+    assert {f.capability for f in FEATURES} == {"storage", "registry", "training", "serving", "monitoring", "iam"}
+
+
+@pytest.mark.parametrize(("path", "min_level"), sorted(FIELD_MIN_LEVEL.items()))
+def test_overrides_that_need_a_higher_level_say_which(path, min_level):
+    if min_level == 0:
+        pytest.skip("available at every level")
+    section, _, key = path.partition(".")
+    values = {
+        "registry": {"keep_last_images": 7},
+        "training": {"use_spot": True},
+        "serving.variants": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.5}],
+        "serving.serverless_memory_mb": 4096,
+        "serving.serverless_max_concurrency": 9,
+        "serving.image_tag": "2.0.0",
+        "serving.instance_type": "ml.c5.xlarge",
+        "serving.instance_count": 3,
+        "serving.min_capacity": 2,
+        "serving.max_capacity": 9,
+        "serving.target_invocations_per_instance": 50,
+        "serving.data_capture_percent": 20,
+        "monitoring.log_retention_days": 90,
+        "monitoring.latency_threshold_ms": 50,
+        "monitoring.error_5xx_threshold": 2,
+        "monitoring.alarm_email": "ops@example.com",
+        "monitoring.drift_threshold": 0.5,
+        "monitoring.monitor_schedule": "cron(0 0 ? * * *)",
+    }
+    data = {section: values[path]} if not key else {section: {key: values[path]}}
+    with pytest.raises(
+        BlueprintError, match=rf"{path}: needs level {min_level} or higher \(blueprint is level {min_level - 1}\)"
+    ):
+        blueprint_from_data({"name": "abc", "level": min_level - 1, **data})
+    assert blueprint_from_data({"name": "abc", "level": min_level, **data})
+
+
+def test_setting_checks():
+    with pytest.raises(BlueprintError, match="variant weights must add up to 1"):
+        bp(level=3, serving={"variants": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.2}]})
+    with pytest.raises(BlueprintError, match=r"serving\.image_tag: must be a pinned tag"):
+        bp(serving={"image_tag": "latest"})
+    with pytest.raises(BlueprintError, match=r"training\.schedule: must be cron"):
+        bp(level=2, training={"schedule": "every monday"})
+    with pytest.raises(BlueprintError, match=r"github: must be OWNER/REPO"):
+        bp(github="not a repo")
+    with pytest.raises(BlueprintError, match=r"network\.subnet_ids\[0\]: must be subnet ids"):
+        bp(network={"subnet_ids": ["vpc-1"], "security_group_ids": ["sg-0123abcd"]})
+
+
+def test_with_level_keeps_user_settings_and_follows_level_defaults():
+    two = bp(level=2, training={"use_spot": True}, github="acme/fraud-detect")
+    three = two.with_level(3)
+    assert three.level == 3 and three.training.use_spot and three.github == "acme/fraud-detect"
+    assert [e.name for e in three.environments] == ["dev", "staging", "prod"]
+    assert [e.name for e in three.with_level(2).environments] == ["dev"]
+    custom = bp(level=3, environments=[{"name": "qa"}])
+    assert [e.name for e in custom.with_level(4).environments] == ["qa"]
+
+
+def test_yaml_round_trip_is_stable(tmp_path):
+    original = bp(level=3, github="acme/fraud-detect", tags={"team": "risk"}, training={"use_spot": True})
+    path = tmp_path / "mlops-bp.yaml"
+    save_blueprint(original, path)
+    text = path.read_text()
+    assert text.startswith("# yaml-language-server: $schema=mlops-bp.schema.json\n")
+    loaded = load_blueprint(path)
+    assert loaded == original
+    assert dump_blueprint(loaded) == text
+
+
+def test_load_errors_are_one_line(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(UserError, match="does not exist"):
+        load_blueprint(missing)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(BlueprintError, match=r"not valid YAML at line"):
+        load_blueprint(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(BlueprintError, match="expected a mapping"):
+        load_blueprint(listy)
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"name": "abc", "level": 1, "colour": "blue"}))
+    with pytest.raises(BlueprintError, match=rf"^{extra}: colour: unknown key"):
+        load_blueprint(extra)
+
+
+def test_overrides_win_over_the_file(tmp_path):
+    path = tmp_path / "mlops-bp.yaml"
+    save_blueprint(bp(level=1), path)
+    assert load_blueprint(path, overrides={"level": 2, "name": None}).level == 2
+
+
+def test_json_schema_is_generated_from_the_models():
+    schema = json.loads(json_schema())
+    assert schema["title"] == "mlops-bp blueprint"
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == set(Blueprint.model_fields)
+    assert schema["properties"]["name"]["pattern"]
+    assert "level" in schema["required"] and "name" in schema["required"]
+
+
+def test_blueprints_package_imports_no_pulumi_or_typer():
+    import subprocess
+    import sys
+
+    code = "import sys, mlops_bp.blueprints; print(sorted(m for m in sys.modules if m.split('.')[0] in {'pulumi','pulumi_aws','typer','mlops_bp.stacks'}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
