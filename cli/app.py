@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from . import spec
+from . import cost, spec
 from .errors import MlopsBpGroup
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
     help="Generate MLOps infrastructure (Pulumi) and team repos for MLOps maturity levels 0-4.",
 )
 app.add_typer(spec.app)
+app.add_typer(cost.app)
 
 
 def _version(value: bool) -> None:
