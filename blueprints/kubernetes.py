@@ -46,6 +46,11 @@ class TrackingStore(StrEnum):
 
 
 class ClusterSettings(_Strict):
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$",
+        description="EKS cluster name (default: the blueprint name); IRSA trusts its OIDC issuer.",
+    )
     create: bool = Field(False, description="Create an EKS cluster instead of using an existing one.")
     kubeconfig: str | None = Field(None, description="Path to a kubeconfig of the existing cluster.")
     context: str | None = Field(None, description="kubeconfig context of the existing cluster.")

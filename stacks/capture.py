@@ -88,6 +88,10 @@ class PlanMocks(pulumi.runtime.Mocks):
             return {"name": self.region, "region": self.region, "id": self.region}
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:eks/getCluster:getCluster":
+            # An existing cluster looks like one this program would create.
+            found = self._computed("aws:eks/cluster:Cluster", args.args["name"], dict(args.args))
+            return {**found, "certificateAuthorities": [found["certificateAuthority"]], "id": args.args["name"]}
         return dict(args.args)
 
 
