@@ -1,0 +1,77 @@
+"""The Pulumi entry point (root Pulumi.yaml, generated infra/ projects): stack config in,
+the same program out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from mlops_bp.blueprints import save_blueprint
+from mlops_bp.stacks.capture import capture
+from mlops_bp.stacks.entry import run_from_config
+
+from .conftest import make_blueprint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(stack: str, config: dict[str, str]):
+    return capture(
+        lambda: run_from_config(pulumi.Config("mlops-bp"), stack),
+        project="mlops-bp",
+        stack=stack,
+        config=config,
+        secret_keys=("mlops-bp:githubDispatchToken",),
+    )
+
+
+def test_root_pulumi_project_points_at_the_stacks_package():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["runtime"]["name"] == "python"
+    assert project["main"] == "stacks/"
+    assert (ROOT / "stacks" / "__main__.py").read_text().count("run_from_config") == 2
+    assert set(project["config"]) >= {"mlops-bp:level", "mlops-bp:name", "mlops-bp:platform"}
+
+
+def test_blueprint_from_config_keys():
+    g = _run(
+        "prod",
+        {
+            "mlops-bp:name": "churn",
+            "mlops-bp:level": "3",
+            "mlops-bp:github": "acme/churn",
+            "mlops-bp:tags": json.dumps({"team": "growth"}),
+            "mlops-bp:gitSha": "abc1234",
+            "mlops-bp:githubDispatchToken": "token-from-config",
+        },
+    )
+    assert g.stack == "prod"
+    assert g.one("aws:sagemaker/endpoint:Endpoint").inputs["name"] == "churn-prod-endpoint"
+    tags = json.loads(g.one("pulumi:providers:aws").inputs["defaultTags"])["tags"]
+    assert tags["team"] == "growth" and tags["mlops-bp:git-sha"] == "abc1234" and tags["mlops-bp:level"] == "3"
+
+
+def test_blueprint_from_a_config_file(tmp_path):
+    path = tmp_path / "mlops-bp.yaml"
+    save_blueprint(make_blueprint(2), path)
+    g = _run("dev", {"mlops-bp:config": str(path)})
+    assert g.one("aws:sagemaker/pipeline:Pipeline").inputs["pipelineName"] == "fraud-detect-dev-training"
+
+
+def test_stack_name_that_is_not_an_environment_uses_the_primary_one():
+    g = _run("sandbox", {"mlops-bp:name": "churn", "mlops-bp:level": "0"})
+    assert g.one("aws:sagemaker/notebookInstance:NotebookInstance").inputs["name"] == "churn-dev-notebook"
+
+
+def test_bad_config_stops_with_one_clear_line():
+    with pytest.raises(pulumi.RunError, match=r"^mlops-bp: stack config: level: must be one of 0, 1, 2, 3, 4"):
+        _run("dev", {"mlops-bp:name": "churn", "mlops-bp:level": "7"})
+
+
+def test_deploy_on_approval_requires_the_token_secret():
+    with pytest.raises(pulumi.RunError, match="pulumi config set --secret mlops-bp:githubDispatchToken"):
+        _run("prod", {"mlops-bp:name": "churn", "mlops-bp:level": "3", "mlops-bp:github": "acme/churn"})
