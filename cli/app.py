@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from . import cost, spec
+from . import init
 from .errors import MlopsBpGroup
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     help="Generate MLOps infrastructure (Pulumi) and team repos for MLOps maturity levels 0-4.",
 )
 app.add_typer(spec.app)
+app.add_typer(init.app)
 app.add_typer(cost.app)
 
 

@@ -1,0 +1,80 @@
+"""`mlops-bp init`: generate a team repo for a blueprint."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlops_bp.blueprints import Platform
+
+from .errors import err_console, out_console
+from .options import DEMO_NAME, ConfigOpt, GithubOpt, LevelOpt, NameOpt, PlatformOpt, RegionOpt, resolve_blueprint
+
+app = typer.Typer()
+
+
+class CiChoice(str, Enum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+
+
+def _interactive(no_input: bool) -> bool:
+    return not no_input and sys.stdin.isatty()
+
+
+@app.command()
+def init(
+    level: LevelOpt = None,
+    name: NameOpt = None,
+    platform: PlatformOpt = None,
+    region: RegionOpt = None,
+    github: GithubOpt = None,
+    ci: Annotated[CiChoice, typer.Option("--ci", help="CI system of the generated repo.", case_sensitive=False)] = CiChoice.GITHUB,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Directory in which the repo folder <name> is created.")
+    ] = Path("."),
+    config: ConfigOpt = None,
+    no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; use flags, the config file and defaults.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a non-empty repo folder (replaces the template's files, deletes nothing).")
+    ] = False,
+) -> None:
+    """Generate a team repo (ML code, tests, Dockerfile, CI, Pulumi project) for a maturity level."""
+    if _interactive(no_input):
+        if config is None:
+            name = name or typer.prompt("Project name", default=DEMO_NAME)
+            level = level if level is not None else typer.prompt("MLOps maturity level (0-4)", default=1, type=int)
+            platform = platform or Platform(
+                typer.prompt("Platform (sagemaker, kubernetes)", default=Platform.SAGEMAKER.value)
+            )
+            region = region or typer.prompt("AWS region", default="us-east-1")
+            if github is None and level >= 1:
+                github = typer.prompt("GitHub OWNER/REPO allowed to deploy (empty: none)", default="", show_default=False) or None
+    elif config is None and level is None:
+        level = 1
+    blueprint = resolve_blueprint(
+        level=level, platform=platform, config=config, name=name, region=region, github=github
+    )
+    from mlops_bp.templates.render import init_repo
+
+    with err_console.status(f"Rendering {blueprint.name} (level {int(blueprint.level)}, {blueprint.platform.value}, {ci.value})..."):
+        result = init_repo(blueprint, ci.value, output_dir, force=force)
+    replaced = f", {len(result.overwritten)} replaced" if result.overwritten else ""
+    out_console.print(
+        f"[bold green]Created[/] {result.path} with {len(result.files)} files{replaced}: "
+        f"level {int(blueprint.level)} on {blueprint.platform.value}, CI on {ci.value}, "
+        f"environments {', '.join(e.name for e in blueprint.environments)}."
+    )
+    first = blueprint.environments[0].name
+    out_console.print("Next:")
+    for command in (
+        f"cd {result.path}",
+        'git init && git add -A && git commit -m "Start from mlops-bp"',
+        'python -m pip install -e ".[test]" && make test',
+        f"cd infra && pulumi stack init {first} && pulumi up",
+    ):
+        out_console.print(f"  {command}", markup=False)

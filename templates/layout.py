@@ -1,0 +1,110 @@
+"""Which files a generated team repo has, by level and CI choice: the one place that decides it.
+
+The template tree (team-repo/) holds every file any repo can have. After cookiecutter renders
+it, the post-generation hook calls `finalize`, which writes one Pulumi stack file per
+environment and removes whatever `repo_files` does not list. Standard library only: the hook
+imports this module in cookiecutter's hook subprocess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+__all__ = ["CI_CHOICES", "GENERATED_FILES", "RULES", "STACK_STUB", "Rule", "finalize", "repo_files"]
+
+CI_CHOICES = ("github", "gitlab")
+# Written by render_tree from the blueprint itself, not by the template.
+GENERATED_FILES = (".mlops-bp.json", "mlops-bp.schema.json", "mlops-bp.yaml")
+# Rendered once by cookiecutter, then written once per environment with `$environment` filled in.
+STACK_STUB = "infra/Pulumi.stack.yaml"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A file (pattern) the repo has from `min_level`, for one CI choice or for all."""
+
+    path: str
+    min_level: int = 0
+    ci: str | None = None
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(".dockerignore"),
+    Rule(".gitignore"),
+    Rule("Dockerfile"),
+    Rule("Makefile"),
+    Rule("README.md"),
+    Rule("pyproject.toml"),
+    Rule("infra/Pulumi.yaml"),
+    Rule("infra/Pulumi.{environment}.yaml"),
+    Rule("infra/__main__.py"),
+    Rule("infra/requirements.txt"),
+    Rule("infra/tests/test_security.py"),
+    Rule("src/{package}/__init__.py"),
+    Rule("src/{package}/config.py"),
+    Rule("src/{package}/data.py"),
+    Rule("src/{package}/evaluate.py"),
+    Rule("src/{package}/features.py"),
+    Rule("src/{package}/model_io.py"),
+    Rule("src/{package}/serve.py"),
+    Rule("src/{package}/train.py"),
+    Rule("tests/conftest.py"),
+    Rule("tests/test_data.py"),
+    Rule("tests/test_serve.py"),
+    Rule("tests/test_train.py"),
+    # Level 1: CI (lint, test, image, pulumi preview).
+    Rule(".github/workflows/ci.yml", 1, "github"),
+    Rule(".gitlab-ci.yml", 1, "gitlab"),
+    # Level 2: training runs as a job of the platform; data versioned with DVC.
+    Rule(".dvc/.gitignore", 2),
+    Rule(".dvc/config", 2),
+    Rule(".dvcignore", 2),
+    Rule("train.Dockerfile", 2),
+    Rule(".github/workflows/train.yml", 2, "github"),
+    # Level 3: staged deployment and an integration test against the live endpoint.
+    Rule(".github/workflows/deploy.yml", 3, "github"),
+    Rule("tests/integration/test_endpoint.py", 3),
+    # Level 4: the serving app emits the metrics drift monitoring needs.
+    Rule("src/{package}/monitoring.py", 4),
+    Rule("tests/test_monitoring.py", 4),
+)
+
+
+def repo_files(level: int, ci: str, package: str, environments: list[str]) -> list[str]:
+    """Every file (POSIX path relative to the repo root) of a repo with these choices, sorted;
+    the files in GENERATED_FILES included."""
+    if ci not in CI_CHOICES:
+        raise ValueError(f"ci must be one of {', '.join(CI_CHOICES)}, got {ci!r}")
+    files = set(GENERATED_FILES)
+    for rule in RULES:
+        if rule.min_level > level or rule.ci not in (None, ci):
+            continue
+        envs = environments if "{environment}" in rule.path else [""]
+        files.update(rule.path.format(package=package, environment=env) for env in envs)
+    return sorted(files)
+
+
+def finalize(project_dir: Path, *, level: int, ci: str, package: str, environments: list[str]) -> None:
+    """Turn the rendered template tree into the repo `repo_files` describes (the hook's job)."""
+    stub = project_dir / STACK_STUB
+    template = Template(stub.read_text(encoding="utf-8"))
+    for env in environments:
+        stack_file = stub.with_name(f"Pulumi.{env}.yaml")
+        stack_file.write_text(template.substitute(environment=env), encoding="utf-8")
+    stub.unlink()
+    wanted = set(repo_files(level, ci, package, environments)) - set(GENERATED_FILES)
+    present = set()
+    for path in sorted(project_dir.rglob("*"), reverse=True):  # children before their folders
+        rel = path.relative_to(project_dir).as_posix()
+        if path.is_dir():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif rel in wanted:
+            present.add(rel)
+        else:
+            path.unlink()
+    missing = sorted(wanted - present)
+    if missing:
+        raise RuntimeError(f"the template tree lacks files the layout lists: {', '.join(missing)}")

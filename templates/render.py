@@ -1,0 +1,218 @@
+"""Render the team-repo template for a blueprint: `render_tree` (pure rendering) and
+`init_repo` (the safe path behind `mlops-bp init`).
+
+Cookiecutter renders templates/team-repo with a context derived from the Blueprint; its
+post-generation hook applies the layout (templates/layout.py). The blueprint files
+(`mlops-bp.yaml`, its schema, `.mlops-bp.json`) are written from the Blueprint itself.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from mlops_bp.blueprints import BLUEPRINT_FILENAME, SCHEMA_FILENAME, Blueprint, UserError, dump_blueprint, json_schema
+
+from .layout import CI_CHOICES
+
+__all__ = [
+    "DISPATCH_EVENTS",
+    "GENERATOR_FILENAME",
+    "SUPPORTED_METRICS",
+    "TEMPLATE_DIR",
+    "InitResult",
+    "github_cron",
+    "init_repo",
+    "render_tree",
+    "template_context",
+]
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "team-repo"
+GENERATOR_FILENAME = ".mlops-bp.json"
+# What the generated evaluate.py computes; training.metric_name must be one of them.
+SUPPORTED_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc")
+# repository_dispatch event types: a model approval deploys, a drift alarm retrains.
+DISPATCH_EVENTS = {"approved": "model-approved", "drift": "drift-detected"}
+
+_AWS_DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What `init_repo` did: the repo path and the files it wrote (relative to it)."""
+
+    path: Path
+    files: tuple[Path, ...]
+    overwritten: tuple[Path, ...]
+
+
+def _aws_weekday(token: str) -> str:
+    if token.isdigit():  # AWS counts 1 = Sunday, cron 0 = Sunday
+        return str((int(token) - 1) % 7)
+    return str(_AWS_DAYS[token.upper()])
+
+
+def github_cron(schedule: str) -> str:
+    """A training.schedule (`cron(m h dom mon dow year)` or `rate(N unit)`) as a 5-field cron
+    line for CI schedulers."""
+    rate = _RATE.match(schedule)
+    if rate:
+        n, unit = int(rate.group(1)), rate.group(2).rstrip("s")
+        limits = {"minute": 60, "hour": 24, "day": 31}
+        if not 1 <= n < limits[unit]:
+            raise UserError(f"training.schedule: {schedule} cannot be written as a cron line for CI")
+        return {"minute": f"*/{n} * * * *", "hour": f"0 */{n} * * *", "day": f"0 0 */{n} * *"}[unit]
+    fields = schedule[len("cron(") : -1].split()
+    minute, hour, dom, month, dow = fields[:5]
+    try:
+        days = ",".join(
+            "-".join(_aws_weekday(part) for part in item.split("-")) for item in dow.split(",")
+        ) if dow not in ("?", "*") else "*"
+    except KeyError:
+        raise UserError(f"training.schedule: day of week {dow!r} cannot be written as a cron line for CI") from None
+    line = " ".join((minute, hour, "*" if dom == "?" else dom, month, days))
+    if any(c in line for c in "LW#"):
+        raise UserError(f"training.schedule: {schedule} uses L, W or #, which CI schedulers do not support")
+    return line
+
+
+def _package_name(name: str) -> str:
+    package = name.replace("-", "_")
+    if not package.isidentifier() or keyword.iskeyword(package):
+        raise UserError(f"name: {name!r} must start with a letter, to make the Python package {package!r}")
+    if package in sys.stdlib_module_names:
+        raise UserError(f"name: {name!r} would make a package {package!r} that hides Python's own module")
+    return package
+
+
+def template_context(blueprint: Blueprint, ci: str) -> dict[str, Any]:
+    """The cookiecutter context of the team-repo template for `blueprint` and `ci`."""
+    if ci not in CI_CHOICES:
+        raise UserError(f"ci: must be one of {', '.join(CI_CHOICES)} (got {ci!r})")
+    if blueprint.training.metric_name not in SUPPORTED_METRICS:
+        raise UserError(
+            f"training.metric_name: the generated repo computes {', '.join(SUPPORTED_METRICS)} "
+            f"(got {blueprint.training.metric_name!r})"
+        )
+    return {
+        "project_name": blueprint.name,
+        "package_name": _package_name(blueprint.name),
+        "level": str(int(blueprint.level)),
+        "platform": blueprint.platform.value,
+        "ci": ci,
+        "region": blueprint.region,
+        "github": blueprint.github or "",
+        "mlops_bp_version": version("mlops-bp"),
+        "metric_name": blueprint.training.metric_name,
+        "metric_threshold": str(blueprint.training.metric_threshold),
+        "drift_threshold": str(blueprint.monitoring.drift_threshold),
+        "training_cron": github_cron(blueprint.training.schedule),
+        "pulumi_backend": f"s3://{blueprint.state_bucket}" if blueprint.state_bucket else "",
+        "_environments": [{"name": e.name, "approval": e.requires_approval} for e in blueprint.environments],
+        "_dispatch_events": dict(DISPATCH_EVENTS),
+    }
+
+
+def generator_record(ci: str) -> str:
+    """`.mlops-bp.json`: how the repo was generated (read by `mlops-bp upgrade`)."""
+    return json.dumps({"ci": ci, "template_version": version("mlops-bp")}, indent=2, sort_keys=True) + "\n"
+
+
+def _files_under(root: Path) -> list[Path]:
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+
+
+def render_tree(blueprint: Blueprint, ci: str, destination: Path) -> list[Path]:
+    """Render the repo of `blueprint` with `ci` into `destination` (new or empty); return the
+    relative paths written. Deterministic: the same input gives byte-identical files."""
+    from cookiecutter.generate import generate_files
+
+    context = template_context(blueprint, ci)
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".mlops-bp-render-", dir=destination) as scratch:
+        project = Path(generate_files(repo_dir=str(TEMPLATE_DIR), context={"cookiecutter": context}, output_dir=scratch))
+        for entry in sorted(project.iterdir()):
+            os.replace(entry, destination / entry.name)
+    (destination / BLUEPRINT_FILENAME).write_text(dump_blueprint(blueprint, SCHEMA_FILENAME), encoding="utf-8")
+    (destination / SCHEMA_FILENAME).write_text(json_schema(), encoding="utf-8")
+    (destination / GENERATOR_FILENAME).write_text(generator_record(ci), encoding="utf-8")
+    return _files_under(destination)
+
+
+def _target_dir(blueprint: Blueprint, output_dir: Path) -> Path:
+    name = blueprint.name
+    if Path(name).is_absolute() or Path(name).name != name or name in (".", ".."):
+        raise UserError(f"name: {name!r} would leave the output directory")
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"output-dir: {output_dir} is a file, not a directory")
+    target = output_dir / name
+    if target.is_symlink():
+        raise UserError(f"output: {target} is a symbolic link; give a real directory")
+    if target.exists() and not target.is_dir():
+        raise UserError(f"output: {target} is a file, not a directory")
+    return target
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def _check_overwrite(target: Path, files: list[Path]) -> None:
+    """Before anything moves: every rendered file must be placeable as a file."""
+    for rel in files:
+        dest = target / rel
+        if dest.is_dir() and not dest.is_symlink():
+            raise UserError(f"output: {dest} is a directory, but the template writes a file there")
+        for parent in rel.parents:
+            if parent != Path(".") and ((target / parent).is_file() or (target / parent).is_symlink()):
+                raise UserError(f"output: {target / parent} is a file, but the template needs a directory there")
+
+
+def init_repo(blueprint: Blueprint, ci: str, output_dir: Path, *, force: bool = False) -> InitResult:
+    """Generate the repo of `blueprint` in `output_dir/<name>`, safely.
+
+    A non-empty target is refused unless `force`; with `force` the template's files replace
+    existing ones and no other file is deleted. Everything is rendered in a temporary directory
+    and moved into place at the end, so an error or Ctrl-C leaves nothing half-written.
+    """
+    template_context(blueprint, ci)  # validates names and choices before any work
+    target = _target_dir(blueprint, Path(output_dir))
+    existing = target.is_dir() and any(target.iterdir())
+    if existing and not force:
+        raise UserError(f"output: {target} exists and is not empty; use --force to write the template's files into it")
+    staging_root = tempfile.mkdtemp(prefix=f".{blueprint.name}.mlops-bp-", dir=_nearest_existing(target.parent))
+    try:
+        staged = Path(staging_root) / "repo"
+        files = render_tree(blueprint, ci, staged)
+        from .upgrade import write_base_snapshot  # the merge base of later `mlops-bp upgrade`s
+
+        files = sorted([*files, write_base_snapshot(staged)])
+        overwritten = tuple(rel for rel in files if (target / rel).exists())
+        if not existing:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_dir():
+                target.rmdir()  # empty: replaced by the rendered tree in one rename
+            os.replace(staged, target)
+        else:
+            _check_overwrite(target, files)
+            for rel in files:
+                (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(staged / rel, target / rel)
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+    return InitResult(path=target, files=tuple(files), overwritten=overwritten)

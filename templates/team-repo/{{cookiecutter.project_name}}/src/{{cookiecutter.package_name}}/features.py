@@ -1,0 +1,43 @@
+"""Feature preparation: scaling inside the model pipeline, and checks of request features."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+
+class FeatureError(ValueError):
+    """Features a caller sent that the model cannot use; the message says what is wrong."""
+
+
+def build_preprocessor() -> StandardScaler:
+    return StandardScaler()
+
+
+def to_matrix(rows: Any, n_features: int) -> np.ndarray:
+    """Request rows as a float matrix of shape (n, n_features), or a FeatureError."""
+    if not isinstance(rows, list) or not rows:
+        raise FeatureError("expected a non-empty list of rows")
+    matrix = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != n_features:
+            raise FeatureError(f"row {i}: expected a list of {n_features} numbers")
+        try:
+            values = [float(v) for v in row]
+        except (TypeError, ValueError):
+            raise FeatureError(f"row {i}: every value must be a number") from None
+        if not all(math.isfinite(v) for v in values):
+            raise FeatureError(f"row {i}: values must be finite")
+        matrix.append(values)
+    return np.asarray(matrix, dtype=float)
+
+
+def baseline(features: np.ndarray) -> dict[str, list[float]]:
+    """Per-feature mean and standard deviation of the training data (for drift checks)."""
+    return {
+        "mean": [float(v) for v in features.mean(axis=0)],
+        "std": [float(v) for v in features.std(axis=0)],
+    }

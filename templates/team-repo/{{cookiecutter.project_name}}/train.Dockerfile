@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# Training image: runs as a {% if cookiecutter.platform == "sagemaker" %}SageMaker training job (the pipeline's train step){% else %}Kubernetes Job{% endif %}.
+# The model goes to /opt/ml/model, SageMaker's contract, which the Kubernetes Job mounts too.
+FROM python:3.11.11-slim-bookworm AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /build
+RUN python -m venv /opt/venv
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN /opt/venv/bin/pip install --no-cache-dir /build
+
+FROM python:3.11.11-slim-bookworm
+RUN groupadd --system --gid 10001 model \
+    && useradd --system --uid 10001 --gid model --no-create-home model \
+    && mkdir -p /opt/ml/model /opt/ml/output \
+    && chown -R 10001:10001 /opt/ml
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    MODEL_DIR=/opt/ml/model
+USER 10001:10001
+# A batch job serves nothing: the health check only proves the code and its libraries import.
+HEALTHCHECK --interval=60s --timeout=10s --retries=1 \
+    CMD ["python", "-c", "import {{ cookiecutter.package_name }}.train"]
+# SageMaker starts the container with the argument `train`; the entry point accepts it.
+ENTRYPOINT ["{{ cookiecutter.project_name }}-train"]
