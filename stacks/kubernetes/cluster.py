@@ -122,7 +122,8 @@ class EksCluster(CapabilityComponent):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
             encryption_config={"provider": {"key_arn": args.kms_key_arn}, "resources": ["secrets"]},
             access_config={"authentication_mode": "API_AND_CONFIG_MAP", "bootstrap_cluster_creator_admin_permissions": True},
-            opts=self.child(depends_on=[logs, cluster_policy]),
+            # Protected: every workload, volume and namespace lives on it.
+            opts=self.stateful(depends_on=[logs, cluster_policy]),
         )
         node_role = aws.iam.Role(
             f"{name}-node-role",

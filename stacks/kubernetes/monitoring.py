@@ -76,7 +76,8 @@ class ClusterMonitoring(CapabilityComponent):
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={"name": MONITORING_NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "mlops-bp"}},
-            opts=self.child(),
+            # Holds Prometheus' volume: deleting it would delete the metrics history.
+            opts=self.stateful(),
         )
         storage: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{args.storage_gb}Gi"}}}
         if args.storage_class:

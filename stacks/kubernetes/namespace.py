@@ -47,7 +47,10 @@ class EnvironmentNamespace(CapabilityComponent):
             "pod-security.kubernetes.io/audit": "restricted",
         }
         self.name = args.name
-        self.namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": args.name, "labels": labels}, opts=self.child())
+        # Protected: deleting a namespace deletes everything in it, volume claims included.
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata={"name": args.name, "labels": labels}, opts=self.stateful()
+        )
         in_namespace = self.child(depends_on=[self.namespace])
         metadata = {"namespace": args.name, "labels": dict(args.labels)}
         k8s.core.v1.ResourceQuota(

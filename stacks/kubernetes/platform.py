@@ -58,6 +58,11 @@ def variant_percents(blueprint: Blueprint) -> tuple[ServingVariant, ...]:
     return tuple(ServingVariant(v.name.lower(), p) for v, p in zip(variants, percents, strict=True))
 
 
+def _named(prefix: str, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The statements with `prefix` on their Sid, so two grants on different buckets stay distinct."""
+    return [{**st, "Sid": prefix + st["Sid"]} if "Sid" in st else st for st in statements]
+
+
 class _Builder:
     """Holds what the components of one environment share while they are declared."""
 
@@ -277,7 +282,11 @@ def build_kubernetes(blueprint: Blueprint, env: Environment, ctx: StackContext, 
     if "training_pipeline" in features and foundation.registry is not None and artifacts is not None:
         identity = b.identity(
             access, k8s_opts, namespace, "training",
-            [*policies.bucket_read([data_arn]), *policies.bucket_read_write([artifacts.arn]), *policies.kms_use(key_arn)],
+            [
+                *_named("Data", policies.bucket_read([data_arn])),
+                *_named("Artifacts", policies.bucket_read_write([artifacts.arn])),
+                *policies.kms_use(key_arn),
+            ],
         )
         training = TrainingJob(
             ctx.name("training"),

@@ -65,19 +65,25 @@ class ModelServer(CapabilityComponent):
         if args.kserve and args.variants and len(args.variants) != 2:
             raise ValueError(f"{name}: a KServe canary takes exactly two variants (stable, canary)")
         self._args = args
-        labels = {**args.labels, "app.kubernetes.io/name": COMPONENT}
-        self.metrics_labels = {**labels, "mlops-bp/metrics": "true"}
+        # Every model-server pod; each Deployment also selects on its own name.
+        labels = {**args.labels, "app.kubernetes.io/component": COMPONENT}
+        self.metrics_labels = {**labels, "app.kubernetes.io/name": COMPONENT, "mlops-bp/metrics": "true"}
         if args.kserve:
             self.pod_labels = {"serving.kserve.io/inferenceservice": COMPONENT}
-            self._inference_service(name, labels)
+            self._inference_service(name, {**labels, "app.kubernetes.io/name": COMPONENT})
         else:
             self.pod_labels = labels
+            # The first (stable) variant is the server of the levels without variants, so
+            # adding variants adds Deployments and never replaces the running one.
+            for i, variant in enumerate(args.variants or (ServingVariant("", 100),)):
+                resource = name if i == 0 else f"{name}-{variant.name}"
+                deployment = COMPONENT if i == 0 else f"{COMPONENT}-{variant.name}"
+                own = {**labels, "app.kubernetes.io/name": deployment}
+                self._deployment(resource, deployment, own)
+                if args.variants:
+                    self._service(f"{name}-{variant.name}-service", f"{COMPONENT}-{variant.name}", own, own)
             if args.variants:
-                for variant in args.variants:
-                    self._deployment(f"{name}-{variant.name}", f"{COMPONENT}-{variant.name}", {**labels, "mlops-bp/variant": variant.name})
                 self._route(name)
-            else:
-                self._deployment(name, COMPONENT, labels, with_service=False)
         # The one Service in front of every variant: in-cluster clients and Prometheus use it.
         self.service_name = COMPONENT
         self._service(f"{name}-service", COMPONENT, self.metrics_labels, self.pod_labels)
@@ -118,7 +124,7 @@ class ModelServer(CapabilityComponent):
             opts=self.child(),
         )
 
-    def _deployment(self, resource_name: str, deployment_name: str, labels: dict[str, str], with_service: bool = True) -> None:
+    def _deployment(self, resource_name: str, deployment_name: str, labels: dict[str, str]) -> None:
         args = self._args
         metadata = {"name": deployment_name, "namespace": args.namespace, "labels": labels}
         spec = pod_spec(service_account=args.service_account, containers=[self._container("http")])
@@ -134,8 +140,6 @@ class ModelServer(CapabilityComponent):
             },
             opts=self.child(),
         )
-        if with_service:
-            self._service(f"{resource_name}-service", deployment_name, labels, labels)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{resource_name}-hpa",
             metadata=metadata,
