@@ -13,6 +13,7 @@ import typer
 
 from . import cost, spec
 from . import init
+from . import lifecycle
 from .errors import MlopsBpGroup
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(spec.app)
 app.add_typer(init.app)
 app.add_typer(cost.app)
+app.add_typer(lifecycle.app)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,273 @@
+"""Commands for repos that already exist: `diff`, `upgrade` and `update`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+
+from mlops_bp.blueprints import (
+    BLUEPRINT_FILENAME,
+    Blueprint,
+    BlueprintError,
+    MlopsBpError,
+    UserError,
+    format_validation_error,
+)
+from mlops_bp.blueprints.models import PATTERN_HINTS
+
+from .errors import err_console, out_console
+from .options import ConfigOpt, JsonOpt, PlatformOpt, resolve_blueprint
+
+if TYPE_CHECKING:
+    from mlops_bp.stacks.diff import GraphDiff
+    from mlops_bp.templates.upgrade import ScaffoldChanges
+
+app = typer.Typer()
+
+LevelBound = Annotated[int, typer.Option(min=0, max=4, show_default=False)]
+DiffEnvOpt = Annotated[
+    str | None, typer.Option("--env", "-e", help="Only this environment (stack); default: all.", show_default=False)
+]
+RepoOpt = Annotated[Path, typer.Option("--repo", help="The generated repo (default: the current folder).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking for confirmation.")]
+
+_SYMBOL = {"create": "[green]+[/]", "update": "[yellow]~[/]", "replace": "[magenta]+-[/]", "delete": "[red]-[/]"}
+
+
+def _short(value: Any, limit: int = 70) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _print_graph_diff(diff: GraphDiff) -> None:
+    counts = diff.counts()
+    summary = ", ".join(f"{counts[a]} to {a}" for a in ("create", "update", "replace", "delete") if counts[a])
+    status = {"new": " (new stack)", "dropped": " (no longer declared: `pulumi destroy` deletes it)"}.get(diff.status, "")
+    out_console.print(
+        f"[bold]stack {diff.stack}[/]{status}: {summary or 'no changes'}, {counts['unchanged']} unchanged"
+    )
+    for change in diff.changes:
+        line = f"  {_SYMBOL[change.action.value]} {change.type}  [bold]{escape(change.name)}[/]"
+        notes = []
+        if change.reason and change.action.value == "replace":
+            notes.append(escape(change.reason))
+        if change.stateful:
+            notes.append("stateful")
+        if change.protect and change.action.value == "delete":
+            notes.append("protected: `pulumi up` stops until it is unprotected")
+        if notes:
+            line += f"  ({'; '.join(notes)})"
+        if change.destroys_data:
+            line = f"[bold red]{line}  DATA WOULD BE LOST[/]"
+        out_console.print(line)
+        for item in change.inputs:
+            forced = " [magenta](forces replacement)[/]" if item.forces_replacement else ""
+            out_console.print(
+                f"      {escape(item.path)}: {escape(_short(item.old))} -> {escape(_short(item.new))}{forced}"
+            )
+
+
+def _print_infra(diffs: list[GraphDiff]) -> list[str]:
+    """Show every stack's diff; return the resources whose data would be lost."""
+    for diff in diffs:
+        _print_graph_diff(diff)
+    lost = [f"{d.stack}: {c.type} {c.name} ({c.action.value})" for d in diffs for c in d.destroys_data]
+    if lost:
+        err_console.print(f"[bold red]{len(lost)} stateful resource(s) would be replaced or deleted:[/]")
+        for item in lost:
+            err_console.print(f"[red]  {escape(item)}[/]")
+    return lost
+
+
+@app.command()
+def diff(
+    to_level: Annotated[int, typer.Option("--to", min=0, max=4, help="Level to compare to (0-4).", show_default=False)],
+    from_level: Annotated[
+        int | None,
+        typer.Option("--from", min=0, max=4, help="Level to compare from (default: the config's level).", show_default=False),
+    ] = None,
+    config: ConfigOpt = None,
+    platform: PlatformOpt = None,
+    env: DiffEnvOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show offline what moving a blueprint to another level does to its stacks.
+
+    Lists the resources created, updated, replaced and deleted in every stack, with the changed
+    inputs. Exits with 1 when a stateful resource (bucket, key, registry, log group, volume...)
+    would be replaced or deleted.
+    """
+    has_config = config is not None or Path(BLUEPRINT_FILENAME).is_file()
+    if has_config:
+        source = resolve_blueprint(config=config, platform=platform)
+    elif from_level is None:
+        raise UserError(f"--from: give the level to compare from (0-4), or a --config / ./{BLUEPRINT_FILENAME}")
+    else:
+        source = resolve_blueprint(level=from_level, platform=platform)
+    old = _at_level(source, source.level if from_level is None else from_level)
+    new = _at_level(source, to_level)
+    from mlops_bp.stacks.diff import diff_blueprints
+
+    diffs = diff_blueprints(old, new, env)
+    lost = [c for d in diffs for c in d.destroys_data]
+    if as_json:
+        doc = {
+            "from": int(old.level),
+            "to": int(new.level),
+            "platform": new.platform.value,
+            "stacks": [d.to_dict() for d in diffs],
+            "destroys_data": [c.urn for c in lost],
+        }
+        typer.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+    else:
+        out_console.print(
+            f"[bold]{new.name}[/] on {new.platform.value}: level {int(old.level)} -> {int(new.level)}"
+        )
+        _print_infra(diffs)
+    if lost:
+        raise typer.Exit(1)
+
+
+def _at_level(blueprint: Blueprint, level: int) -> Blueprint:
+    """`blueprint.with_level`, its validation errors as one-line user errors."""
+    if level == blueprint.level:
+        return blueprint
+    try:
+        return blueprint.with_level(level)
+    except ValidationError as exc:
+        raise BlueprintError(format_validation_error(exc, f"at level {level}", PATTERN_HINTS)) from None
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirm(yes: bool, question: str) -> None:
+    if yes:
+        return
+    if not _interactive():
+        raise UserError("--yes: no terminal to ask for confirmation; review the changes above and pass --yes")
+    if not typer.confirm(question, default=False):
+        raise typer.Abort()
+
+
+_FILE_HEADINGS = {
+    "add": ("[green]added[/]", "new template files"),
+    "update": ("[yellow]updated[/]", "not edited by the team: new template version"),
+    "merge": ("[yellow]merged[/]", "the team's edits and the template's changes merged cleanly"),
+    "conflict": ("[bold red]conflicts[/]", "both changed the same lines: resolve the <<<<<<< markers"),
+    "delete": ("[red]deleted[/]", "dropped by the templates, not edited by the team"),
+    "keep-edited": ("[cyan]kept[/]", "dropped by the templates but edited by the team: review"),
+    "keep-deleted": ("[cyan]not restored[/]", "deleted by the team, changed by the templates"),
+    "write": ("[yellow]rewritten[/]", "derived from the blueprint"),
+}
+
+
+def _print_scaffold(changes: ScaffoldChanges) -> None:
+    listing = changes.to_dict()
+    if not listing:
+        out_console.print("[bold]files[/]: no changes")
+        return
+    out_console.print("[bold]files[/]:")
+    for action, paths in listing.items():
+        heading, meaning = _FILE_HEADINGS[action]
+        out_console.print(f"  {heading} ({meaning}):")
+        for path in paths:
+            out_console.print(f"    {escape(path)}")
+
+
+def _report_conflicts(changes: ScaffoldChanges) -> None:
+    conflicts = changes.conflicts
+    if conflicts:
+        err_console.print(f"[bold yellow]{len(conflicts)} file(s) have conflicts to resolve:[/]")
+        for change in conflicts:
+            what = f"{change.conflicts} conflict(s)" if change.conflicts else "binary file, kept the team's version"
+            err_console.print(f"  {escape(change.path)}: {what}")
+
+
+@app.command()
+def upgrade(
+    to_level: Annotated[int, typer.Option("--to", min=0, max=4, help="Level to move the repo to (0-4).", show_default=False)],
+    yes: YesOpt = False,
+    allow_downgrade: Annotated[
+        bool, typer.Option("--allow-downgrade", help="Allow a lower level (its diff names every resource deleted).")
+    ] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Move a generated repo to another maturity level.
+
+    Shows the infrastructure diff of every stack and the file changes, asks for confirmation,
+    then updates mlops-bp.yaml, the Pulumi stack files and the scaffold. Files the team edited
+    are merged three-way; conflicts keep standard markers and are listed. Nothing is written
+    if anything fails.
+    """
+    from mlops_bp.templates.upgrade import load_repo, plan_repo_change
+
+    state = load_repo(repo)
+    current = int(state.blueprint.level)
+    if to_level == current:
+        raise UserError(f"--to: the repo is already at level {current}; `mlops-bp update` brings newer templates")
+    downgrade = to_level < current
+    if downgrade and not allow_downgrade:
+        raise UserError(
+            f"--to: {to_level} is below the repo's level {current}; a downgrade deletes resources, "
+            "pass --allow-downgrade to see them and confirm"
+        )
+    new = _at_level(state.blueprint, to_level)
+    from mlops_bp.stacks.diff import Action, diff_blueprints
+
+    diffs = diff_blueprints(state.blueprint, new)
+    changes = plan_repo_change(repo, state, new)
+    out_console.print(f"[bold]{new.name}[/]: level {current} -> {to_level}")
+    lost = _print_infra(diffs)
+    if downgrade:
+        deleted = [f"{d.stack}: {c.type} {c.name}" for d in diffs for c in d.of(Action.DELETE)]
+        err_console.print(f"[bold red]`pulumi up` would delete {len(deleted)} resource(s):[/]")
+        for item in deleted:
+            err_console.print(f"[red]  {escape(item)}[/]")
+    elif lost:
+        raise MlopsBpError(
+            f"level {current} -> {to_level} would replace or delete stateful resources ({lost[0]}...); "
+            "this breaks mlops-bp's upgrade guarantee, please report it"
+        )
+    _print_scaffold(changes)
+    _confirm(yes, f"Move {repo.resolve().name} to level {to_level}?")
+    from mlops_bp.templates.upgrade import apply_changes
+
+    apply_changes(repo, changes)
+    err_console.print(f"level {to_level}: {len(changes.writes)} file(s) changed. Run `pulumi up` in infra/ per stack.")
+    _report_conflicts(changes)
+
+
+@app.command()
+def update(yes: YesOpt = False, repo: RepoOpt = Path(".")) -> None:
+    """Bring a generated repo to the templates of the installed mlops-bp (same level).
+
+    Files are merged three-way with the team's edits, as for `upgrade`; nothing is written if
+    anything fails.
+    """
+    from mlops_bp.templates.upgrade import apply_changes, load_repo, plan_repo_change
+
+    state = load_repo(repo)
+    changes = plan_repo_change(repo, state, state.blueprint)
+    out_console.print(
+        f"[bold]{state.blueprint.name}[/]: templates {state.template_version} -> {state.installed_version}"
+    )
+    if not changes.writes:
+        _print_scaffold(changes)
+        err_console.print("already up to date")
+        return
+    _print_scaffold(changes)
+    err_console.print(
+        "infra: the stacks come from the installed mlops-bp; run `pulumi preview` in infra/ for each stack"
+    )
+    _confirm(yes, f"Update {repo.resolve().name} to templates {state.installed_version}?")
+    apply_changes(repo, changes)
+    err_console.print(f"{len(changes.writes)} file(s) changed.")
+    _report_conflicts(changes)
