@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pydantic loads only when a blueprint is validated, not at CLI startup
+    from pydantic import ValidationError
 
 __all__ = ["MlopsBpError", "UserError", "BlueprintError", "format_validation_error"]
 

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .constants import BLUEPRINT_FILENAME, SCHEMA_FILENAME
 from .errors import BlueprintError, UserError, format_validation_error
 from .models import PATTERN_HINTS, Blueprint
 
@@ -21,9 +22,6 @@ __all__ = [
     "load_blueprint",
     "save_blueprint",
 ]
-
-BLUEPRINT_FILENAME = "mlops-bp.yaml"
-SCHEMA_FILENAME = "mlops-bp.schema.json"
 
 
 def blueprint_from_data(data: Any, source: str | None = None) -> Blueprint:

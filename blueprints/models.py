@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import catalog
+from .constants import SPEC_VERSION
+from .enums import EndpointMode, MaturityLevel, Platform
 from .errors import UserError
 from .kubernetes import KubernetesSettings
 from .regions import AWS_REGIONS
@@ -30,7 +31,6 @@ __all__ = [
     "Variant",
 ]
 
-SPEC_VERSION = 1
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$"
 GITHUB_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
 # EventBridge / SageMaker schedule expressions.
@@ -48,26 +48,6 @@ PATTERN_HINTS = {
     "oidc_provider_arn": "must be the ARN of the token.actions.githubusercontent.com OIDC provider",
 }
 SCHEDULE_PATTERN = r"^(cron\(([^ )]+ ){5}[^ )]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$"
-
-
-class MaturityLevel(IntEnum):
-    """Microsoft's MLOps maturity levels. An IntEnum (not a str-Enum) so YAML and flags say `3`."""
-
-    NO_MLOPS = 0
-    DEVOPS = 1
-    AUTOMATED_TRAINING = 2
-    AUTOMATED_DEPLOYMENT = 3
-    FULL_AUTOMATION = 4
-
-
-class Platform(StrEnum):
-    SAGEMAKER = "sagemaker"
-    KUBERNETES = "kubernetes"
-
-
-class EndpointMode(StrEnum):
-    SERVERLESS = "serverless"
-    REALTIME = "realtime"
 
 
 class _Strict(BaseModel):

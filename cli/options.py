@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlops_bp.blueprints import BLUEPRINT_FILENAME, Blueprint, Platform, blueprint_from_data, load_blueprint
+from mlops_bp.blueprints.constants import BLUEPRINT_FILENAME
+from mlops_bp.blueprints.enums import Platform
+
+if TYPE_CHECKING:
+    from mlops_bp.blueprints import Blueprint
 
 __all__ = [
     "ConfigOpt",
@@ -65,6 +69,8 @@ def resolve_blueprint(
 ) -> Blueprint:
     """The blueprint a command works on: the config file (explicit, or ./mlops-bp.yaml) with
     flags on top, or, with neither, a demo blueprint built from the flags alone."""
+    from mlops_bp.blueprints import blueprint_from_data, load_blueprint
+
     flags: dict[str, Any] = {
         "level": _level(level),
         "platform": platform.value if platform else None,

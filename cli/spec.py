@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.tree import Tree
 
-from mlops_bp.blueprints import CAPABILITIES, FEATURES, LEVELS, json_schema
+from mlops_bp.blueprints.catalog import CAPABILITIES, FEATURES, LEVELS
 
 from .errors import err_console, out_console
 from .options import ConfigOpt, EnvOpt, GithubOpt, JsonOpt, LevelOpt, NameOpt, PlatformOpt, RegionOpt, resolve_blueprint
@@ -21,6 +19,8 @@ app = typer.Typer()
 @app.command()
 def levels() -> None:
     """Show the level catalog: what each MLOps maturity level adds."""
+    from rich.table import Table
+
     table = Table(title="MLOps maturity levels (each includes the ones above it)")
     table.add_column("level", justify="right")
     table.add_column("name")
@@ -44,6 +44,8 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Print the JSON schema of mlops-bp.yaml (generated from the models)."""
+    from mlops_bp.blueprints import json_schema
+
     text = json_schema()
     if output is None:
         typer.echo(text, nl=False)
@@ -67,6 +69,8 @@ def plan(
     blueprint = resolve_blueprint(
         level=level, platform=platform, config=config, name=name, region=region, github=github
     )
+    from rich.tree import Tree
+
     from mlops_bp.stacks.plan import plan as run_plan
 
     graph = run_plan(blueprint, env)

@@ -221,3 +221,13 @@ def test_blueprints_package_imports_no_pulumi_or_typer():
     code = "import sys, mlops_bp.blueprints; print(sorted(m for m in sys.modules if m.split('.')[0] in {'pulumi','pulumi_aws','typer','mlops_bp.stacks'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_every_public_name_resolves_lazily():
+    import mlops_bp.blueprints as package
+
+    assert sorted(package.__all__) == sorted(package._EXPORTS)
+    for name in package.__all__:
+        assert getattr(package, name) is not None
+    with pytest.raises(AttributeError):
+        package.NoSuchName  # noqa: B018
