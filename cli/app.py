@@ -14,6 +14,7 @@ import typer
 from . import cost, spec
 from . import init
 from . import lifecycle
+from . import ops
 from .errors import MlopsBpGroup
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.add_typer(spec.app)
 app.add_typer(init.app)
 app.add_typer(cost.app)
 app.add_typer(lifecycle.app)
+app.add_typer(ops.app)
 
 
 def _version(value: bool) -> None:
