@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from mlops_bp.blueprints import CAPABILITIES, FEATURES, LEVELS, Feature
@@ -268,7 +268,7 @@ def read_account(aws: Aws) -> AccountSnapshot:
 # -- judging ---------------------------------------------------------------------------------
 
 
-class Found(str, Enum):
+class Found(StrEnum):
     YES = "found"
     NO = "missing"
     UNKNOWN = "could not verify"

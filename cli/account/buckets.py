@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import botocore.exceptions as bx
@@ -45,7 +45,7 @@ def validate_bucket_name(name: str) -> str:
     return name
 
 
-class BucketOwner(str, Enum):
+class BucketOwner(StrEnum):
     MINE = "mine"
     AVAILABLE = "available"
     TAKEN = "taken"

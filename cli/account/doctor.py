@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from mlops_bp.blueprints import CAPABILITIES, FEATURES, Blueprint, MlopsBpError, Platform
@@ -126,7 +126,7 @@ def quota_needs(blueprint: Blueprint) -> list[tuple[str, int]]:
     return sorted(totals.items())
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     UNVERIFIED = "could not verify"
