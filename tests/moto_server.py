@@ -29,7 +29,9 @@ def _free_port() -> int:
 
 
 def _post(url: str, body: bytes = b"") -> None:
-    urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=10).read()
+    # text/plain: a form content type would make the server consume the body as form fields
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "text/plain"})
+    urllib.request.urlopen(request, timeout=10).read()
 
 
 @dataclass(frozen=True)

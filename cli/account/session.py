@@ -108,7 +108,7 @@ def retry_config(mode: str | None = None, max_attempts: int | None = None) -> Co
     if max_attempts < 1:
         raise UserError(f"max attempts: must be at least 1 (got {max_attempts})")
     return Config(
-        retries={"mode": mode, "max_attempts": max_attempts},
+        retries={"mode": mode, "total_max_attempts": max_attempts},  # counts the first try, like AWS_MAX_ATTEMPTS
         connect_timeout=5,
         read_timeout=30,
         user_agent_extra="mlops-bp",
