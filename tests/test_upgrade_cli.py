@@ -22,8 +22,8 @@ from .test_upgrade_merge import tree_state
 PACKAGE = "fraud_detect"
 
 
-def generate(tmp_path: Path, level: int, ci: str = "github") -> Path:
-    return init_repo(make_blueprint(level), ci, tmp_path / "out").path
+def generate(tmp_path: Path, level: int, ci: str = "github", platform: str = "sagemaker") -> Path:
+    return init_repo(make_blueprint(level, platform), ci, tmp_path / "out").path
 
 
 def invoke(*args: str, input: str | None = None):
@@ -75,6 +75,16 @@ def test_conflicting_edit_gets_markers_and_is_listed(tmp_path):
     readme = (repo / "README.md").read_text(encoding="utf-8")
     assert "<<<<<<< yours\n" in readme and ">>>>>>> mlops-bp " in readme
     assert "maturity level zero (our wording)" in readme and "maturity level 1" in readme
+
+
+@pytest.mark.parametrize(("ci", "platform", "ci_file"), [("gitlab", "sagemaker", ".gitlab-ci.yml"), ("github", "kubernetes", ".github/workflows/ci.yml")])
+def test_upgrade_keeps_the_recorded_ci_and_platform(tmp_path, ci, platform, ci_file):
+    repo = generate(tmp_path, 0, ci, platform)
+    result = invoke("upgrade", "--to", "1", "--yes", "--repo", str(repo))
+    assert result.exit_code == 0, result.output
+    assert (repo / ci_file).is_file()
+    assert load_blueprint(repo / "mlops-bp.yaml").platform.value == platform
+    assert json.loads((repo / ".mlops-bp.json").read_text(encoding="utf-8"))["ci"] == ci
 
 
 def test_level_three_adds_stack_files(tmp_path):
