@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +17,7 @@ from .options import DEMO_NAME, ConfigOpt, GithubOpt, LevelOpt, NameOpt, Platfor
 app = typer.Typer()
 
 
-class CiChoice(str, Enum):
+class CiChoice(StrEnum):
     GITHUB = "github"
     GITLAB = "gitlab"
 
