@@ -24,8 +24,18 @@ def _args_class(token: str) -> type | None:
     package, module, name = token.split(":")
     if package not in PACKAGES or module == "index":
         return None
-    module_path = ".".join(p for p in module.split("/")) if package == "kubernetes" else module.split("/")[0]
-    mod = importlib.import_module(f"{PACKAGES[package]}.{module_path}")
+    if package == "kubernetes":
+        # "networking.k8s.io/v1" -> pulumi_kubernetes.networking.v1; custom resources
+        # (ServiceMonitor, HTTPRoute, ...) have no SDK module and are skipped.
+        group, version = module.split("/")
+        module_path = f"{group.split('.')[0]}.{version}"
+    else:
+        module_path = module.split("/")[0]
+    try:
+        mod = importlib.import_module(f"{PACKAGES[package]}.{module_path}")
+        getattr(mod, name)
+    except (ImportError, AttributeError):
+        return None
     # When a nested input type already has the name `<Name>Args`, the SDK names the
     # resource's own arguments `<Name>InitArgs` (e.g. s3.BucketServerSideEncryptionConfiguration).
     resource_module = importlib.import_module(getattr(mod, name).__module__)
