@@ -214,8 +214,7 @@ def _principal_arn(aws: Aws) -> str | None:
 def _permissions(aws: Aws, blueprint: Blueprint) -> Check:
     actions = required_actions(blueprint)
     if aws.identity.arn.endswith(":root"):
-        return Check("permissions", Status.PASS, f"root user may do all {len(actions)} actions",
-                     None)
+        return Check("permissions", Status.PASS, f"root user may do all {len(actions)} actions")
     principal = _principal_arn(aws)
     if principal is None:
         return Check("permissions", Status.UNVERIFIED, f"IAM cannot simulate policies of {aws.identity.arn}")
