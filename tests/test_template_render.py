@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -91,6 +93,8 @@ def test_matrix_file_set_and_validity(rendered, level, platform, ci) -> None:
         assert not re.search(r"(?<!\$)\{\{|\{%|\{#", text), f"{rel}: unrendered template syntax"
         assert "$environment" not in text, rel
         _check_parses(repo / rel, text)
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=repo, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
 
 
 def test_layout_function_agrees_with_the_independent_expectation() -> None:

@@ -10,9 +10,7 @@ On Kubernetes Prometheus scrapes `GET /metrics`; the PrometheusRule alerts on th
 """
 
 from __future__ import annotations
-
-{%- if cookiecutter.platform == "sagemaker" %}
-
+{% if cookiecutter.platform == "sagemaker" %}
 import json
 import time
 {%- endif %}
