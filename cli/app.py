@@ -11,10 +11,7 @@ from typing import Annotated
 
 import typer
 
-from . import cost, spec
-from . import init
-from . import lifecycle
-from . import ops
+from . import cost, init, lifecycle, ops, spec
 from .errors import MlopsBpGroup
 
 app = typer.Typer(

@@ -6,32 +6,54 @@ from dataclasses import dataclass, field
 
 from mlops_bp.blueprints import Blueprint, Environment
 
-__all__ = ["StackContext"]
+__all__ = ["Deployment", "StackContext"]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a deploying CI run pins (stack config set by the repo's deploy workflow): the
+    commit, and the approved model package to serve. Empty outside CI."""
+
+    git_sha: str | None = None
+    model_version: str | None = None
+    model_package_arn: str | None = None
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Traceability tags of the deployed serving resources."""
+        values = {"mlops-bp:git-sha": self.git_sha, "mlops-bp:model-version": self.model_version}
+        return {key: value for key, value in values.items() if value}
 
 
 @dataclass(frozen=True)
 class StackContext:
-    """Who the resources belong to: project, environment, region and their tags."""
+    """Who the resources belong to: project, environment, region, their tags, and what the
+    current deploy pins."""
 
     project: str
     environment: str
     region: str
     tags: dict[str, str] = field(default_factory=dict)
+    deployment: Deployment = field(default_factory=Deployment)
 
     @classmethod
     def from_blueprint(
-        cls, blueprint: Blueprint, environment: Environment, deploy_tags: dict[str, str] | None = None
+        cls, blueprint: Blueprint, environment: Environment, deployment: Deployment | None = None
     ) -> StackContext:
-        """`deploy_tags` (git sha, model version) come from the deploying CI run, for traceability."""
         tags = {
             **blueprint.tags,
-            **(deploy_tags or {}),
             "mlops-bp:project": blueprint.name,
             "mlops-bp:environment": environment.name,
             "mlops-bp:level": str(int(blueprint.level)),
             "managed-by": "mlops-bp",
         }
-        return cls(project=blueprint.name, environment=environment.name, region=blueprint.region, tags=tags)
+        return cls(
+            project=blueprint.name,
+            environment=environment.name,
+            region=blueprint.region,
+            tags=tags,
+            deployment=deployment or Deployment(),
+        )
 
     @property
     def prefix(self) -> str:
@@ -41,6 +63,7 @@ class StackContext:
     def name(self, role: str) -> str:
         return f"{self.prefix}-{role}"
 
-    def bucket_prefix(self, role: str) -> str:
-        """S3 allows 37 characters of prefix; Pulumi appends a unique suffix."""
-        return f"{self.prefix}-{role}-"[:37]
+    def bucket_prefix(self, role: str, environment: str | None = None) -> str:
+        """S3 allows 37 characters of prefix; Pulumi appends a unique suffix. `environment`
+        names another environment's bucket (for a policy that reaches it by prefix)."""
+        return f"{self.project}-{environment or self.environment}-{role}-"[:37]

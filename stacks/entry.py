@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
-from mlops_bp.blueprints import MlopsBpError, blueprint_from_data, load_blueprint
+from mlops_bp.blueprints import MlopsBpError, UserError, blueprint_from_data, load_blueprint
 
+from .context import Deployment
 from .program import build
 
-__all__ = ["blueprint_data_from_config", "run_from_config"]
+__all__ = ["MODEL_PACKAGE_ARN", "blueprint_data_from_config", "run_from_config"]
+
+MODEL_PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+/\d+")
 
 _SCALAR_KEYS = ("name", "platform", "region", "github", "oidc_provider_arn")
 _OBJECT_KEYS = (
@@ -60,12 +64,12 @@ def _run(config: pulumi.Config, stack: str) -> None:
     else:
         blueprint = blueprint_from_data(overrides, "stack config")
     environment = config.get("environment") or (stack if any(e.name == stack for e in blueprint.environments) else None)
-    deploy_tags = {
-        tag: value
-        for tag, value in (
-            ("mlops-bp:git-sha", config.get("gitSha")),
-            ("mlops-bp:model-version", config.get("modelVersion")),
-        )
-        if value
-    }
-    build(blueprint, environment, deploy_tags)
+    model_package_arn = config.get("modelPackageArn")
+    if model_package_arn and not MODEL_PACKAGE_ARN.fullmatch(model_package_arn):
+        raise UserError(f"mlops-bp:modelPackageArn: not a SageMaker model package ARN (got {model_package_arn!r})")
+    deployment = Deployment(
+        git_sha=config.get("gitSha"),
+        model_version=config.get("modelVersion"),
+        model_package_arn=model_package_arn or None,
+    )
+    build(blueprint, environment, deployment)

@@ -14,21 +14,20 @@ import pulumi_aws as aws
 
 from mlops_bp.blueprints import Blueprint, Platform
 
-from .context import StackContext
+from .context import Deployment, StackContext
 
 __all__ = ["build"]
 
 
-def build(
-    blueprint: Blueprint, environment: str | None = None, deploy_tags: dict[str, str] | None = None
-) -> dict[str, Any]:
+def build(blueprint: Blueprint, environment: str | None = None, deployment: Deployment | None = None) -> dict[str, Any]:
     """Declare every resource of `blueprint` for one environment; return the stack outputs.
 
-    Every AWS resource gets the blueprint's tags (plus project, environment, level and the
-    `deploy_tags` of the CI run) through the provider's default tags.
+    Every AWS resource gets the blueprint's tags (plus project, environment and level) through
+    the provider's default tags; the serving resources a deploy changes also carry the
+    `deployment`'s git sha and model version.
     """
     env = blueprint.environment(environment)
-    ctx = StackContext.from_blueprint(blueprint, env, deploy_tags)
+    ctx = StackContext.from_blueprint(blueprint, env, deployment)
     provider = aws.Provider(
         f"{ctx.prefix}-aws",
         region=ctx.region,

@@ -52,7 +52,32 @@ def test_blueprint_from_config_keys():
     assert g.stack == "prod"
     assert g.one("aws:sagemaker/endpoint:Endpoint").inputs["name"] == "churn-prod-endpoint"
     tags = json.loads(g.one("pulumi:providers:aws").inputs["defaultTags"])["tags"]
-    assert tags["team"] == "growth" and tags["mlops-bp:git-sha"] == "abc1234" and tags["mlops-bp:level"] == "3"
+    assert tags["team"] == "growth" and tags["mlops-bp:level"] == "3"
+    # The deploy's traceability tags go on what a deploy changes: model, config, endpoint.
+    assert "mlops-bp:git-sha" not in tags
+    for type_ in ("Model", "EndpointConfiguration", "Endpoint"):
+        token = f"aws:sagemaker/{type_[0].lower() + type_[1:]}:{type_}"
+        assert g.one(token).inputs["tags"] == {"mlops-bp:git-sha": "abc1234"}
+
+
+def test_deploy_serves_the_approved_model_package():
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-prod-models/7"
+    config = {
+        "mlops-bp:name": "churn",
+        "mlops-bp:level": "3",
+        "mlops-bp:github": "acme/churn",
+        "mlops-bp:githubDispatchToken": "token-from-config",
+        "mlops-bp:modelPackageArn": arn,
+        "mlops-bp:modelVersion": "7",
+    }
+    model = _run("prod", config).one("aws:sagemaker/model:Model")
+    assert model.inputs["primaryContainer"]["modelPackageName"] == arn
+    assert "image" not in model.inputs["primaryContainer"]
+    assert model.inputs["tags"] == {"mlops-bp:model-version": "7"}
+    with pytest.raises(
+        pulumi.RunError, match=r"^mlops-bp: mlops-bp:modelPackageArn: not a SageMaker model package ARN"
+    ):
+        _run("prod", {**config, "mlops-bp:modelPackageArn": "arn:aws:s3:::bucket/key"})
 
 
 def test_blueprint_from_a_config_file(tmp_path):

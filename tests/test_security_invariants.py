@@ -113,10 +113,16 @@ def test_no_iam_wildcard_actions_and_resource_star_only_where_aws_requires_it(g)
     assert seen
 
 
+def _known_gap(finding) -> bool:
+    # parliament's bundled IAM database predates the kms:ResourceAliases condition key (2021),
+    # which KMS supports for its cryptographic operations (alias-based access control).
+    return finding.issue == "UNKNOWN_CONDITION_FOR_ACTION" and "kms:ResourceAliases" in str(finding.detail)
+
+
 def test_identity_policies_pass_parliament(g):
     for res in g.custom:
         if POLICY_INPUTS.get(res.type, ("", ""))[1] == "identity":
-            findings = analyze_policy_string(res.inputs["policy"]).findings
+            findings = [f for f in analyze_policy_string(res.inputs["policy"]).findings if not _known_gap(f)]
             assert not findings, f"{res.name}: {[(f.issue, f.detail) for f in findings]}"
 
 

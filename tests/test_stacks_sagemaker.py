@@ -188,8 +188,13 @@ def test_level2_pipeline_processes_trains_evaluates_and_registers():
     assert train["ResourceConfig"]["InstanceType"] == "ml.m5.large"
     assert train["ResourceConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")
     assert train["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
-    image = train["AlgorithmSpecification"]["TrainingImage"]["Std:Join"]["Values"]
-    assert image[0].endswith(".amazonaws.com/fraud-detect-dev")
+    assert train["AlgorithmSpecification"]["TrainingImage"] == {"Get": "Parameters.TrainingImage"}
+    parameters = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    assert parameters["TrainingImage"].endswith(".amazonaws.com/fraud-detect-dev:train-0.1.0")
+    assert parameters["ServingImage"].endswith(".amazonaws.com/fraud-detect-dev:0.1.0")
+    assert register["Arguments"]["InferenceSpecification"]["Containers"][0]["Image"] == {
+        "Get": "Parameters.ServingImage"
+    }
     group = g.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup")
     assert group.protect
     schedule = g.one("aws:scheduler/schedule:Schedule")
@@ -303,3 +308,18 @@ def test_names_derive_from_project_and_environment():
     assert g.one("aws:sagemaker/endpoint:Endpoint").inputs["name"] == "fraud-detect-staging-endpoint"
     assert g.one("aws:ecr/repository:Repository").inputs["name"] == "fraud-detect-staging"
     assert all(b.inputs["bucketPrefix"].startswith("fraud-detect-staging-") for b in g.of_type("aws:s3/bucket:Bucket"))
+
+
+def test_other_environments_serve_packages_of_the_primary_registry():
+    prod = graph(3, "prod")
+    serving = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"])["Statement"]
+    by_sid = {s["Sid"]: s for s in serving}
+    assert by_sid["RegistryArtifactsRead"]["Resource"] == "arn:aws:s3:::fraud-detect-dev-artifacts-*/*"
+    assert by_sid["RegistryArtifactsDecrypt"]["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/fraud-detect-dev-kms"}
+    }
+    ci = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "-ci-").inputs["policy"])["Statement"]
+    registry = next(s for s in ci if s["Sid"] == "RunTrainingAndReadRegistry")["Resource"]
+    assert any(r.endswith(":model-package/fraud-detect-dev-models/*") for r in registry)
+    dev_serving = json.loads(graph(3, "dev").one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"])
+    assert "RegistryArtifactsRead" not in {s["Sid"] for s in dev_serving["Statement"]}

@@ -60,7 +60,22 @@ def python_package(project: str) -> str:
 
 @dataclass(frozen=True)
 class _Names:
+    """Physical names that other stacks and the repo's workflows derive too.
+
+    The primary environment's model registry is the canonical one: its pipeline trains the
+    model the team approves, and every environment's deploy serves that approved package.
+    """
+
     ctx: StackContext
+    primary: str  # name of the primary environment
+
+    @property
+    def registry_prefix(self) -> str:
+        return f"{self.ctx.project}-{self.primary}"
+
+    @property
+    def registry_group(self) -> str:
+        return f"{self.registry_prefix}-models"
 
     @property
     def endpoint(self) -> str:
@@ -85,13 +100,19 @@ def _ci_statements(f: Foundation, blueprint: Blueprint, names: _Names) -> list[d
                 "Sid": "DeployEndpoint",
                 "Effect": "Allow",
                 "Action": [
+                    # `pulumi up` of a new model version replaces model and endpoint config
+                    # (create new, update the endpoint, delete old) and retags them.
                     "sagemaker:CreateModel",
+                    "sagemaker:DeleteModel",
                     "sagemaker:CreateEndpointConfig",
+                    "sagemaker:DeleteEndpointConfig",
                     "sagemaker:UpdateEndpoint",
                     "sagemaker:DescribeEndpoint",
                     "sagemaker:DescribeEndpointConfig",
                     "sagemaker:DescribeModel",
                     "sagemaker:AddTags",
+                    "sagemaker:DeleteTags",
+                    "sagemaker:ListTags",
                 ],
                 "Resource": [
                     f.arn("sagemaker", f"endpoint/{names.endpoint}"),
@@ -126,8 +147,14 @@ def _ci_statements(f: Foundation, blueprint: Blueprint, names: _Names) -> list[d
                 "Resource": [
                     f.arn("sagemaker", f"pipeline/{names.pipeline}"),
                     f.arn("sagemaker", f"pipeline/{names.pipeline}/execution/*"),
-                    f.arn("sagemaker", f"model-package-group/{names.model_group}"),
-                    f.arn("sagemaker", f"model-package/{names.model_group}/*"),
+                    *(
+                        f.arn(kind, resource)
+                        for group in sorted({names.model_group, names.registry_group})
+                        for kind, resource in (
+                            ("sagemaker", f"model-package-group/{group}"),
+                            ("sagemaker", f"model-package/{group}/*"),
+                        )
+                    ),
                 ],
             }
         )
@@ -158,6 +185,30 @@ def _workload_statements(f: Foundation, *, write: bool) -> list[dict[str, Any]]:
     return statements
 
 
+def _registry_read(f: Foundation, names: _Names) -> list[dict[str, Any]]:
+    """What an endpoint serving a package of the primary environment's registry reads: the
+    model artifacts in that environment's artifacts bucket (found by its name prefix), the key
+    that encrypts them (found by its alias) and the serving image in its repository."""
+    bucket = f"arn:aws:s3:::{f.ctx.bucket_prefix('artifacts', names.primary)}*"
+    return [
+        {"Sid": "RegistryArtifactsList", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
+        {"Sid": "RegistryArtifactsRead", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket}/*"},
+        {
+            "Sid": "RegistryArtifactsDecrypt",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey"],
+            "Resource": f.arn("kms", "key/*"),
+            "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{names.registry_prefix}-kms"}},
+        },
+        {
+            "Sid": "RegistryImagePull",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            "Resource": f.arn("ecr", f"repository/{names.registry_prefix}"),
+        },
+    ]
+
+
 def build_sagemaker(
     blueprint: Blueprint,
     env: Environment,
@@ -166,7 +217,7 @@ def build_sagemaker(
     github_token: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
     features = blueprint.features
-    names = _Names(ctx)
+    names = _Names(ctx, blueprint.primary_environment.name)
     network = blueprint.network
     subnets = tuple(network.subnet_ids) if network else ()
     security_groups = tuple(network.security_group_ids) if network else ()
@@ -268,8 +319,8 @@ def build_sagemaker(
             TrainingPipelineArgs(
                 pipeline_name=names.pipeline,
                 role_arn=training_role.arn,
-                image_uri=f.registry.repository_url,
-                image_tag=blueprint.serving.image_tag,
+                training_image=pulumi.Output.concat(f.registry.repository_url, ":train-", blueprint.serving.image_tag),
+                serving_image=pulumi.Output.concat(f.registry.repository_url, ":", blueprint.serving.image_tag),
                 package=python_package(blueprint.name),
                 data_uri=pulumi.Output.concat("s3://", f.data_bucket.bucket_name, "/datasets/"),
                 artifacts_uri=pulumi.Output.concat("s3://", f.artifacts_bucket.bucket_name),
@@ -287,7 +338,7 @@ def build_sagemaker(
             ),
             opts,
         )
-        outputs["pipeline_name"] = pipeline.pipeline_name
+        outputs["training_pipeline_name"] = pipeline.pipeline_name
         if "training_schedule" in features:
             scheduler_role = _service_role(
                 f,
@@ -351,7 +402,10 @@ def build_sagemaker(
             ),
             opts,
         )
-        serving_role = _service_role(f, "serving", SAGEMAKER, "Model endpoint", _workload_statements(f, write=False))
+        serving_statements = _workload_statements(f, write=False)
+        if "model_registry" in features and env is not blueprint.primary_environment:
+            serving_statements += _registry_read(f, names)
+        serving_role = _service_role(f, "serving", SAGEMAKER, "Model endpoint", serving_statements)
         capture_uri = None
         if realtime and "data_capture" in features and f.artifacts_bucket is not None:
             capture_uri = pulumi.Output.concat(
@@ -388,10 +442,15 @@ def build_sagemaker(
                     "MLOPS_BP_METRIC_NAMESPACE": metric_namespace(ctx.project),
                     "MLOPS_BP_ENDPOINT": names.endpoint,
                 },
+                model_package_arn=ctx.deployment.model_package_arn,
+                tags=ctx.deployment.tags,
             ),
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[monitoring])),
         )
         outputs["endpoint_name"] = endpoint.endpoint_name
+        outputs["endpoint_url"] = pulumi.Output.concat(
+            f"https://runtime.sagemaker.{ctx.region}.amazonaws.com/endpoints/", endpoint.endpoint_name, "/invocations"
+        )
 
         if (
             capture_uri is not None

@@ -50,6 +50,9 @@ class ModelEndpointArgs:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
+    # An approved model package to serve instead of `image` (set by the deploy workflow).
+    model_package_arn: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # traceability of the deployed model
 
 
 class ModelEndpoint(CapabilityComponent):
@@ -70,10 +73,17 @@ class ModelEndpoint(CapabilityComponent):
             raise ValueError(f"{name}: variant weights must add up to 1")
         if args.serverless is not None and (args.capture_uri or args.autoscaling):
             raise ValueError(f"{name}: serverless endpoints support neither data capture nor instance autoscaling")
+        container = (
+            {"model_package_name": args.model_package_arn}
+            if args.model_package_arn
+            else {"image": args.image, "mode": "SingleModel"}
+        )
+        tags = args.tags or None
         model = aws.sagemaker.Model(
             f"{name}-model",
             execution_role_arn=args.role_arn,
-            primary_container={"image": args.image, "mode": "SingleModel", "environment": args.environment or None},
+            primary_container={**container, "environment": args.environment or None},
+            tags=tags,
             vpc_config=(
                 {"subnets": list(args.subnet_ids), "security_group_ids": list(args.security_group_ids)}
                 if args.subnet_ids
@@ -124,6 +134,7 @@ class ModelEndpoint(CapabilityComponent):
             # KMS for the ML storage volume; serverless endpoints have none to encrypt.
             kms_key_arn=args.kms_key_arn if args.serverless is None else None,
             data_capture_config=capture,
+            tags=tags,
             opts=self.child(),
         )
         deployment = None
@@ -145,6 +156,7 @@ class ModelEndpoint(CapabilityComponent):
             name=args.endpoint_name,
             endpoint_config_name=config.name,
             deployment_config=deployment,
+            tags=tags,
             opts=self.child(),
         )
         self.endpoint_name = self.endpoint.name

@@ -113,8 +113,10 @@ class ModelRegistry(CapabilityComponent):
 class TrainingPipelineArgs:
     pipeline_name: str
     role_arn: pulumi.Input[str]
-    image_uri: pulumi.Input[str]  # repository URL without tag; the tag is a pipeline parameter
-    image_tag: str
+    # Defaults of the pipeline parameters TrainingImage / ServingImage; the training workflow
+    # passes the images it just built.
+    training_image: pulumi.Input[str]
+    serving_image: pulumi.Input[str]
     package: str  # the Python package of the team's ML code inside the image
     data_uri: pulumi.Input[str]
     artifacts_uri: pulumi.Input[str]
@@ -134,7 +136,7 @@ class TrainingPipelineArgs:
 def pipeline_definition(args: TrainingPipelineArgs) -> pulumi.Output[str]:
     """The SageMaker Pipelines definition: preprocess -> train -> evaluate -> condition ->
     register (PendingManualApproval) or fail. Steps run the team's own image."""
-    image = {"Std:Join": {"On": ":", "Values": [args.image_uri, {"Get": "Parameters.ImageTag"}]}}
+    image = {"Get": "Parameters.TrainingImage"}
     vpc = (
         {"VpcConfig": {"Subnets": list(args.subnet_ids), "SecurityGroupIds": list(args.security_group_ids)}}
         if args.subnet_ids
@@ -158,7 +160,8 @@ def pipeline_definition(args: TrainingPipelineArgs) -> pulumi.Output[str]:
         "Version": "2020-12-01",
         "Metadata": {"generator": "mlops-bp"},
         "Parameters": [
-            {"Name": "ImageTag", "Type": "String", "DefaultValue": args.image_tag},
+            {"Name": "TrainingImage", "Type": "String", "DefaultValue": args.training_image},
+            {"Name": "ServingImage", "Type": "String", "DefaultValue": args.serving_image},
             {"Name": "InputDataUri", "Type": "String", "DefaultValue": args.data_uri},
         ],
         "Steps": [
@@ -320,7 +323,9 @@ def pipeline_definition(args: TrainingPipelineArgs) -> pulumi.Output[str]:
                                 "ModelPackageGroupName": args.model_package_group,
                                 "ModelApprovalStatus": "PendingManualApproval",
                                 "InferenceSpecification": {
-                                    "Containers": [{"Image": image, "ModelDataUrl": train_model_uri}],
+                                    "Containers": [
+                                        {"Image": {"Get": "Parameters.ServingImage"}, "ModelDataUrl": train_model_uri}
+                                    ],
                                     "SupportedContentTypes": ["application/json", "text/csv"],
                                     "SupportedResponseMIMETypes": ["application/json"],
                                 },
