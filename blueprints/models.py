@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import catalog
 from .constants import SPEC_VERSION
 from .enums import EndpointMode, MaturityLevel, Platform
-from .errors import UserError
+from .errors import BlueprintError, UserError, format_validation_error
 from .kubernetes import KubernetesSettings
 from .regions import AWS_REGIONS
 
@@ -274,12 +274,18 @@ class Blueprint(_Strict):
         )
 
     def with_level(self, level: int) -> Blueprint:
-        """This blueprint at another level: settings the user changed stay, level defaults follow."""
+        """This blueprint at another level: settings the user changed stay, level defaults
+        follow. A setting that the new level does not allow is a BlueprintError."""
+        if level == self.level:
+            return self
         data = self.model_dump(mode="json")
         if data["environments"] == catalog.level_defaults(int(self.level))["environments"]:
             data.pop("environments")
         data["level"] = level
-        return Blueprint.model_validate(data)
+        try:
+            return Blueprint.model_validate(data)
+        except ValidationError as exc:
+            raise BlueprintError(format_validation_error(exc, f"at level {level}", PATTERN_HINTS)) from None
 
 
 def _get(obj: Any, dotted: str) -> Any:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from mlops_bp.blueprints import CAPABILITIES
 
@@ -38,6 +37,8 @@ def _qty(value: float) -> str:
 
 
 def _print_estimate(estimate: Estimate, title: str, prefix: str) -> None:
+    from rich.table import Table
+
     out_console.print(title)
     for env in dict.fromkeys(line.environment for line in estimate.lines):
         table = Table(title=f"environment {env}", title_justify="left")
@@ -75,6 +76,8 @@ def _print_estimate(estimate: Estimate, title: str, prefix: str) -> None:
 
 
 def _print_compare(results: list[LevelEstimate], title: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     table.add_column("idle / at usage")
     for result in results:
@@ -130,12 +133,22 @@ def cost(
     if compare:
         results = compare_levels(blueprint, usage_data, env)
         if as_json:
-            typer.echo(json.dumps({"levels": [
-                {"level": r.level, "error": r.error or None, **(r.estimate.to_dict() if r.estimate else {})}
-                for r in results
-            ]}, indent=2))
+            typer.echo(
+                json.dumps(
+                    {
+                        "levels": [
+                            {"level": r.level, "error": r.error or None, **(r.estimate.to_dict() if r.estimate else {})}
+                            for r in results
+                        ]
+                    },
+                    indent=2,
+                )
+            )
             return
-        _print_compare(results, f"[bold]{blueprint.name}[/] on {blueprint.platform.value}, {blueprint.region}: monthly cost per level")
+        _print_compare(
+            results,
+            f"[bold]{blueprint.name}[/] on {blueprint.platform.value}, {blueprint.region}: monthly cost per level",
+        )
         return
     estimate = estimate_blueprint(blueprint, usage_data, env)
     if as_json:

@@ -8,18 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 
-from mlops_bp.blueprints import (
-    BLUEPRINT_FILENAME,
-    Blueprint,
-    BlueprintError,
-    MlopsBpError,
-    UserError,
-    format_validation_error,
-)
-from mlops_bp.blueprints.models import PATTERN_HINTS
+from mlops_bp.blueprints import BLUEPRINT_FILENAME, MlopsBpError, UserError
 
 from .errors import err_console, out_console
 from .options import ConfigOpt, JsonOpt, PlatformOpt, resolve_blueprint
@@ -48,7 +39,9 @@ def _short(value: Any, limit: int = 70) -> str:
 def _print_graph_diff(diff: GraphDiff) -> None:
     counts = diff.counts()
     summary = ", ".join(f"{counts[a]} to {a}" for a in ("create", "update", "replace", "delete") if counts[a])
-    status = {"new": " (new stack)", "dropped": " (no longer declared: `pulumi destroy` deletes it)"}.get(diff.status, "")
+    status = {"new": " (new stack)", "dropped": " (no longer declared: `pulumi destroy` deletes it)"}.get(
+        diff.status, ""
+    )
     out_console.print(
         f"[bold]stack {diff.stack}[/]{status}: {summary or 'no changes'}, {counts['unchanged']} unchanged"
     )
@@ -90,7 +83,9 @@ def diff(
     to_level: Annotated[int, typer.Option("--to", min=0, max=4, help="Level to compare to (0-4).", show_default=False)],
     from_level: Annotated[
         int | None,
-        typer.Option("--from", min=0, max=4, help="Level to compare from (default: the config's level).", show_default=False),
+        typer.Option(
+            "--from", min=0, max=4, help="Level to compare from (default: the config's level).", show_default=False
+        ),
     ] = None,
     config: ConfigOpt = None,
     platform: PlatformOpt = None,
@@ -110,8 +105,8 @@ def diff(
         raise UserError(f"--from: give the level to compare from (0-4), or a --config / ./{BLUEPRINT_FILENAME}")
     else:
         source = resolve_blueprint(level=from_level, platform=platform)
-    old = _at_level(source, source.level if from_level is None else from_level)
-    new = _at_level(source, to_level)
+    old = source.with_level(source.level if from_level is None else from_level)
+    new = source.with_level(to_level)
     from mlops_bp.stacks.diff import diff_blueprints
 
     diffs = diff_blueprints(old, new, env)
@@ -126,22 +121,10 @@ def diff(
         }
         typer.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
     else:
-        out_console.print(
-            f"[bold]{new.name}[/] on {new.platform.value}: level {int(old.level)} -> {int(new.level)}"
-        )
+        out_console.print(f"[bold]{new.name}[/] on {new.platform.value}: level {int(old.level)} -> {int(new.level)}")
         _print_infra(diffs)
     if lost:
         raise typer.Exit(1)
-
-
-def _at_level(blueprint: Blueprint, level: int) -> Blueprint:
-    """`blueprint.with_level`, its validation errors as one-line user errors."""
-    if level == blueprint.level:
-        return blueprint
-    try:
-        return blueprint.with_level(level)
-    except ValidationError as exc:
-        raise BlueprintError(format_validation_error(exc, f"at level {level}", PATTERN_HINTS)) from None
 
 
 def _interactive() -> bool:
@@ -193,7 +176,9 @@ def _report_conflicts(changes: ScaffoldChanges) -> None:
 
 @app.command()
 def upgrade(
-    to_level: Annotated[int, typer.Option("--to", min=0, max=4, help="Level to move the repo to (0-4).", show_default=False)],
+    to_level: Annotated[
+        int, typer.Option("--to", min=0, max=4, help="Level to move the repo to (0-4).", show_default=False)
+    ],
     yes: YesOpt = False,
     allow_downgrade: Annotated[
         bool, typer.Option("--allow-downgrade", help="Allow a lower level (its diff names every resource deleted).")
@@ -219,7 +204,7 @@ def upgrade(
             f"--to: {to_level} is below the repo's level {current}; a downgrade deletes resources, "
             "pass --allow-downgrade to see them and confirm"
         )
-    new = _at_level(state.blueprint, to_level)
+    new = state.blueprint.with_level(to_level)
     from mlops_bp.stacks.diff import Action, diff_blueprints
 
     diffs = diff_blueprints(state.blueprint, new)

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from mlops_bp.blueprints import BLUEPRINT_FILENAME, LEVELS, UserError, load_blueprint
+from mlops_bp.blueprints import BLUEPRINT_FILENAME, LEVELS, UserError
 
 from .errors import err_console, out_console
 from .options import ConfigOpt, GithubOpt, JsonOpt, LevelOpt, NameOpt, PlatformOpt, RegionOpt, resolve_blueprint
@@ -27,7 +26,9 @@ ProfileOpt = Annotated[
 ]
 RetryModeOpt = Annotated[
     str | None,
-    typer.Option("--retry-mode", help="botocore retry mode: standard or adaptive (default: standard).", show_default=False),
+    typer.Option(
+        "--retry-mode", help="botocore retry mode: standard or adaptive (default: standard).", show_default=False
+    ),
 ]
 MaxAttemptsOpt = Annotated[
     int | None,
@@ -35,18 +36,26 @@ MaxAttemptsOpt = Annotated[
 ]
 BucketOpt = Annotated[
     str | None,
-    typer.Option("--bucket", help="State bucket name (default: <project>-pulumi-<account>-<region>).", show_default=False),
+    typer.Option(
+        "--bucket", help="State bucket name (default: <project>-pulumi-<account>-<region>).", show_default=False
+    ),
 ]
 
 _MARK = {"pass": "[green]✓[/]", "fail": "[red]✗[/]", "could not verify": "[yellow]?[/]"}
 
 
-def _connect(profile: str | None, region: str | None, retry_mode: str | None, max_attempts: int | None,
-             default_region: str | None = None) -> Aws:
+def _connect(
+    profile: str | None,
+    region: str | None,
+    retry_mode: str | None,
+    max_attempts: int | None,
+    default_region: str | None = None,
+) -> Aws:
     from .account.session import connect
 
-    return connect(profile=profile, region=region, default_region=default_region,
-                   retry_mode=retry_mode, max_attempts=max_attempts)
+    return connect(
+        profile=profile, region=region, default_region=default_region, retry_mode=retry_mode, max_attempts=max_attempts
+    )
 
 
 @app.command()
@@ -70,6 +79,8 @@ def bootstrap(
 
     if config is None and Path(BLUEPRINT_FILENAME).is_file():
         config = Path(BLUEPRINT_FILENAME)
+    from mlops_bp.blueprints import load_blueprint
+
     blueprint = load_blueprint(config) if config is not None else None
     project = name or (blueprint.name if blueprint else None)
     if project is None:
@@ -98,7 +109,9 @@ def bootstrap(
     for finding in report.findings:
         err_console.print(f"[yellow]warning:[/] {escape(finding)}")
     if report.findings:
-        err_console.print(f"{len(report.findings)} setting(s) are weaker than mlops-bp's defaults and were left as they are")
+        err_console.print(
+            f"{len(report.findings)} setting(s) are weaker than mlops-bp's defaults and were left as they are"
+        )
         raise typer.Exit(1)
 
 
@@ -120,13 +133,17 @@ def doctor(
 
     Checks credentials, region, permissions, the state bucket name, SageMaker quotas and the
     GitHub OIDC provider; exits 1 if any check fails."""
-    blueprint = resolve_blueprint(level=level, platform=platform, config=config, name=name, region=region, github=github)
+    blueprint = resolve_blueprint(
+        level=level, platform=platform, config=config, name=name, region=region, github=github
+    )
     from .account.doctor import doctor as run_doctor
 
     report = run_doctor(_connect(profile, blueprint.region, retry_mode, max_attempts), blueprint, bucket)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
+        from rich.table import Table
+
         table = Table(title=f"doctor: {blueprint.name}, level {int(blueprint.level)}, {blueprint.region}")
         for column in ("", "check", "result", "fix"):
             table.add_column(column)
@@ -155,6 +172,8 @@ def assess(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
+    from rich.table import Table
+
     table = Table(title=f"assess: account {result.account}, {result.region}")
     for column in ("capability", "level", "evidence", "next level adds"):
         table.add_column(column)

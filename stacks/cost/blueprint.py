@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from mlops_bp.blueprints import Blueprint, UserError, format_validation_error
+from mlops_bp.blueprints import Blueprint, BlueprintError, UserError
 
 from .engine import Estimate, estimate
 from .usage import usage_for
@@ -46,8 +44,8 @@ def compare_levels(
     for level in range(5):
         try:
             at_level = blueprint.with_level(level)
-        except ValidationError as exc:
-            results.append(LevelEstimate(level, None, format_validation_error(exc)))
+        except BlueprintError as exc:  # a setting the level does not allow
+            results.append(LevelEstimate(level, None, str(exc)))
             continue
         try:
             results.append(LevelEstimate(level, estimate_blueprint(at_level, usage_data, environment)))
