@@ -118,9 +118,17 @@ def _engine_urn(urn: str) -> str:
 class _CapturingMonitor(pulumi_mocks.MockMonitor):
     """The mock monitor that also keeps each registration's options and parent."""
 
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+    def __init__(self, mocks: pulumi.runtime.Mocks, project: str, stack: str) -> None:
         super().__init__(mocks)
+        self.project, self.stack = project, stack
         self.captured: list[CapturedResource] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The base class reads project and stack from Pulumi's context variables, which some
+        # SDK versions do not carry into the thread that registers resources.
+        if parent:
+            type_ = parent.split("::")[2].split("$").pop() + "$" + type_
+        return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
@@ -175,7 +183,7 @@ def capture(
     stack configuration the program sees (`pulumi.Config`)."""
     mocks = mocks or PlanMocks(region)
     pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
-    monitor = _CapturingMonitor(mocks)
+    monitor = _CapturingMonitor(mocks, project, stack)
     settings.ROOT.set(None)  # a fresh root stack for every capture
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     _sync_await(run_pulumi_func(program))

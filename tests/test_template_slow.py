@@ -98,7 +98,7 @@ def test_checkov_finds_no_failures(repo) -> None:
     if CASE_OF[repo] != CHECKOV_CASE:
         pytest.skip("checkov is slow: it runs once, on a level-4 repo, which has every Dockerfile and workflow")
     checkov = shutil.which("checkov")
-    assert checkov, "checkov missing: pip install checkov (test extras)"
+    assert checkov, "checkov missing: bash .ci/run installs it under .ci/tools"
     args = [checkov, "-d", ".", "--framework", "dockerfile", "github_actions", "kubernetes",
             "--skip-download", "--quiet", "--compact", "--output", "json"]
     result = _run(args, repo, BC_SKIP_MAPPING="TRUE")
