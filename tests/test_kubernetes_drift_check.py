@@ -81,7 +81,7 @@ def _run(script, apis: FakeApis, tmp_path, threshold: str = "0.2") -> str:
         return script.run(
             {
                 "PROMETHEUS_URL": url,
-                "DRIFT_QUERY": 'max(mlops_feature_drift_share{namespace="team-dev"})',
+                "DRIFT_QUERY": 'max(model_drift_share{namespace="team-dev"})',
                 "DRIFT_THRESHOLD": threshold,
                 "NAMESPACE": "team-dev",
                 "TRAINING_CRONJOB": "training",
@@ -98,7 +98,7 @@ def test_drift_above_threshold_starts_training_from_the_cronjob_template(script,
     apis = FakeApis(drift=[0.1, 0.35])
     message = _run(script, apis, tmp_path)
     assert message == "drift 0.3500 > threshold 0.2; started training-drift-abcde"
-    assert apis.queries == ['max(mlops_feature_drift_share{namespace="team-dev"})']
+    assert apis.queries == ['max(model_drift_share{namespace="team-dev"})']
     assert apis.auth and set(apis.auth) == {"Bearer pod-token"}
     [job] = apis.created
     assert job["kind"] == "Job" and job["spec"] == CRONJOB["spec"]["jobTemplate"]["spec"]

@@ -209,11 +209,11 @@ def test_level4_monitoring_stack_alerts_dashboard_and_drift_retraining():
     by_alert = {r["alert"]: r["expr"] for r in rules}
     assert set(by_alert) == {"ModelLatencyHigh", "ModelServerErrors", "ModelDrift"}
     assert by_alert["ModelLatencyHigh"].endswith("> 1000") and by_alert["ModelServerErrors"].endswith(">= 5")
-    assert by_alert["ModelDrift"] == f'max(mlops_feature_drift_share{{namespace="{NS}"}}) > 0.2'
+    assert by_alert["ModelDrift"] == f'max(model_drift_share{{namespace="{NS}"}}) > 0.2'
     dashboard = named(g, "ConfigMap", "model-server-dashboard").inputs
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     titles = [p["title"] for p in json.loads(dashboard["data"]["model-server.json"])["panels"]]
-    assert titles == ["Invocations per second", "Average latency", "5xx errors per second", "Feature drift share"]
+    assert titles == ["Invocations per second", "Average latency", "Failed requests per second", "Feature drift share"]
     drift = named(g, "CronJob", "drift-check")
     assert drift.inputs["spec"]["schedule"] == "0 * * * *"
     env = {e["name"]: e["value"] for e in container_of(drift)["env"]}

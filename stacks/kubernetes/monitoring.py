@@ -22,6 +22,7 @@ from .pods import Resources, container, pod_spec, pod_template
 
 __all__ = [
     "DRIFT_METRIC",
+    "ERRORS_METRIC",
     "KUBE_PROMETHEUS_CHART",
     "LATENCY_METRIC",
     "MONITORING_NAMESPACE",
@@ -36,9 +37,11 @@ __all__ = [
     "drift_check_script",
 ]
 
-LATENCY_METRIC = "mlops_request_duration_seconds"
-REQUESTS_METRIC = "mlops_requests_total"
-DRIFT_METRIC = "mlops_feature_drift_share"
+# What the team repo's serving app exports on GET /metrics (src/<package>/monitoring.py).
+LATENCY_METRIC = "model_latency_seconds"
+REQUESTS_METRIC = "model_invocations_total"
+ERRORS_METRIC = "model_errors_total"
+DRIFT_METRIC = "model_drift_share"
 
 KUBE_PROMETHEUS_CHART = "kube-prometheus-stack"
 KUBE_PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
@@ -143,10 +146,10 @@ def alert_rules(namespace: str, latency_ms: int, errors: int, drift: float) -> l
         },
         {
             "alert": "ModelServerErrors",
-            "expr": f'sum(increase({REQUESTS_METRIC}{{{where},code=~"5.."}}[5m])) >= {errors}',
+            "expr": f"sum(increase({ERRORS_METRIC}{{{where}}}[5m])) >= {errors}",
             "for": "5m",
             "labels": {**labels, "severity": "critical"},
-            "annotations": {"summary": f"{errors} or more 5xx responses in 5 minutes in {namespace}"},
+            "annotations": {"summary": f"{errors} or more failed requests (rejected or failed) in 5 minutes in {namespace}"},
         },
         {
             "alert": "ModelDrift",
@@ -167,7 +170,7 @@ def dashboard(namespace: str) -> dict:
             f"sum(rate({LATENCY_METRIC}_sum{{{where}}}[5m])) / sum(rate({LATENCY_METRIC}_count{{{where}}}[5m]))",
             "s",
         ),
-        ("5xx errors per second", f'sum(rate({REQUESTS_METRIC}{{{where},code=~"5.."}}[5m]))', "reqps"),
+        ("Failed requests per second", f"sum(rate({ERRORS_METRIC}{{{where}}}[5m]))", "reqps"),
         ("Feature drift share", f"max({DRIFT_METRIC}{{{where}}})", "percentunit"),
     ]
     return {

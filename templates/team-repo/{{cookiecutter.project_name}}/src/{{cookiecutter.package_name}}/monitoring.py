@@ -12,6 +12,7 @@ On Kubernetes Prometheus scrapes `GET /metrics`; the PrometheusRule alerts on th
 from __future__ import annotations
 {% if cookiecutter.platform == "sagemaker" %}
 import json
+import os
 import time
 {%- endif %}
 from threading import Lock
@@ -27,6 +28,13 @@ DRIFT_EFFECT_SIZE = 0.5
 MIN_ROWS_FOR_DRIFT = 30
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 PREFIX = "model"
+{%- if cookiecutter.platform == "sagemaker" %}
+# Set on the endpoint's container by mlops-bp's ModelEndpoint; the serving role may publish
+# metrics to this namespace only.
+METRIC_NAMESPACE = os.environ.get(
+    "MLOPS_BP_METRIC_NAMESPACE", "mlops-bp/{{ cookiecutter.project_name }}"
+)
+{%- endif %}
 
 
 def _bucket_line(bound: str, count: int) -> str:
@@ -126,8 +134,8 @@ class ModelMonitor:
                 "Timestamp": int(time.time() * 1000),
                 "CloudWatchMetrics": [
                     {
-                        "Namespace": "{{ cookiecutter.project_name }}/model",
-                        "Dimensions": [[]],
+                        "Namespace": METRIC_NAMESPACE,
+                        "Dimensions": [["EndpointName"]],
                         "Metrics": [
                             {"Name": "Rows", "Unit": "Count"},
                             {"Name": "LatencyMs", "Unit": "Milliseconds"},
@@ -136,6 +144,7 @@ class ModelMonitor:
                     }
                 ],
             },
+            "EndpointName": os.environ.get("MLOPS_BP_ENDPOINT", "local"),
             "Rows": rows,
             "LatencyMs": round(latency_s * 1000, 3),
             "DriftShare": self.drift_share(),

@@ -96,10 +96,17 @@ def create_app(directory: Path | None = None) -> Flask:
             monitor_of(loaded).record_error()
 {%- endif %}
             return _error(400, str(exc))
+{%- if cookiecutter.level|int >= 4 %}
+        try:
+            labels = [int(v) for v in loaded.model.predict(features)]
+            scores = [float(v) for v in loaded.model.predict_proba(features)[:, 1]]
+        except Exception:
+            monitor_of(loaded).record_error()  # a model failure counts as an error, then 500
+            raise
+        monitor_of(loaded).observe(features, scores, time.perf_counter() - started)
+{%- else %}
         labels = [int(v) for v in loaded.model.predict(features)]
         scores = [float(v) for v in loaded.model.predict_proba(features)[:, 1]]
-{%- if cookiecutter.level|int >= 4 %}
-        monitor_of(loaded).observe(features, scores, time.perf_counter() - started)
 {%- endif %}
         if request.mimetype == "text/csv":
             pairs = zip(labels, scores, strict=True)
