@@ -18,9 +18,31 @@ __all__ = [
     "ServiceRole",
     "ServiceRoleArgs",
     "github_subjects",
+    "role_with_policy",
 ]
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+
+
+def role_with_policy(
+    owner: CapabilityComponent,
+    name: str,
+    *,
+    description: str,
+    trust: Mapping[str, Any],
+    statements: Sequence[Mapping[str, Any]],
+    max_session_hours: int = 1,
+) -> aws.iam.Role:
+    """A role with one trust statement and an inline policy, both children of `owner`."""
+    role = aws.iam.Role(
+        f"{name}-role",
+        description=description,
+        max_session_duration=max_session_hours * 3600,
+        assume_role_policy=policy_document([trust]),
+        opts=owner.child(),
+    )
+    aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy_document(list(statements)), opts=owner.child())
+    return role
 
 
 @dataclass(frozen=True)
@@ -46,28 +68,19 @@ class ServiceRole(CapabilityComponent):
         if not args.statements:
             raise ValueError(f"{name}: a service role needs at least one policy statement")
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        self.role = aws.iam.Role(
-            f"{name}-role",
+        self.role = role_with_policy(
+            self,
+            name,
             description=args.description,
-            max_session_duration=args.max_session_hours * 3600,
-            assume_role_policy=policy_document(
-                [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": args.service},
-                        "Action": "sts:AssumeRole",
-                        # Confused-deputy guard: only this account's service may assume it.
-                        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                    }
-                ]
-            ),
-            opts=self.child(),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=self.role.id,
-            policy=policy_document(list(args.statements)),
-            opts=self.child(),
+            max_session_hours=args.max_session_hours,
+            trust={
+                "Effect": "Allow",
+                "Principal": {"Service": args.service},
+                "Action": "sts:AssumeRole",
+                # Confused-deputy guard: only this account's service may assume it.
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+            statements=args.statements,
         )
         self.arn = self.role.arn
         self.role_name = self.role.name
@@ -127,30 +140,20 @@ class CiDeployIdentity(CapabilityComponent):
             account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
             self.provider_arn = pulumi.Output.concat("arn:aws:iam::", account_id, f":oidc-provider/{GITHUB_OIDC_HOST}")
         subjects = [*github_subjects(args.github_repo, args.environment, args.requires_approval), *args.extra_subjects]
-        self.role = aws.iam.Role(
-            f"{name}-role",
+        self.role = role_with_policy(
+            self,
+            name,
             description=f"GitHub Actions deploy role of {args.github_repo} ({args.environment})",
-            max_session_duration=3600,
-            assume_role_policy=policy_document(
-                [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Federated": self.provider_arn},
-                        "Action": "sts:AssumeRoleWithWebIdentity",
-                        "Condition": {
-                            "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
-                            "StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects},
-                        },
-                    }
-                ]
-            ),
-            opts=self.child(),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=self.role.id,
-            policy=policy_document(list(args.statements)),
-            opts=self.child(),
+            trust={
+                "Effect": "Allow",
+                "Principal": {"Federated": self.provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
+                    "StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects},
+                },
+            },
+            statements=args.statements,
         )
         self.role_arn = self.role.arn
         self.register_outputs({"role_arn": self.role_arn, "provider_arn": self.provider_arn})

@@ -11,7 +11,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from ..base import CapabilityComponent, policy_document
+from ..aws.iam import role_with_policy
+from ..base import CapabilityComponent
 
 __all__ = ["IRSA_ROLE_ANNOTATION", "WorkloadIdentity", "WorkloadIdentityArgs", "irsa_trust"]
 
@@ -70,17 +71,12 @@ class WorkloadIdentity(CapabilityComponent):
         self.role_arn = None
         annotations: dict[str, pulumi.Input[str]] = {}
         if args.statements:
-            self.role = aws.iam.Role(
-                f"{name}-role",
+            self.role = role_with_policy(
+                self,
+                name,
                 description=args.description or f"IRSA role of ServiceAccount {args.service_account}",
-                max_session_duration=3600,
-                assume_role_policy=policy_document(
-                    [irsa_trust(args.oidc_provider_arn, args.oidc_issuer, args.namespace, args.service_account)]
-                ),
-                opts=self.child(),
-            )
-            aws.iam.RolePolicy(
-                f"{name}-policy", role=self.role.id, policy=policy_document(list(args.statements)), opts=self.child()
+                trust=irsa_trust(args.oidc_provider_arn, args.oidc_issuer, args.namespace, args.service_account),
+                statements=args.statements,
             )
             self.role_arn = self.role.arn
             annotations[IRSA_ROLE_ANNOTATION] = self.role.arn
