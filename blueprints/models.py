@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$"
+GITLAB_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*){1,19}$"
 GITHUB_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
 # EventBridge / SageMaker schedule expressions.
 # What a pattern allows, in words, for error messages (keyed by field name).
@@ -45,7 +46,9 @@ PATTERN_HINTS = {
     "image_tag": "must be a Docker tag: letters, digits, '_', '.', '-'",
     "subnet_ids": "must be subnet ids like subnet-0123abcd",
     "security_group_ids": "must be security group ids like sg-0123abcd",
-    "oidc_provider_arn": "must be the ARN of the token.actions.githubusercontent.com OIDC provider",
+    "oidc_provider_arn": "must be the ARN of an IAM OIDC provider (arn:aws:iam::ACCOUNT:oidc-provider/HOST)",
+    "gitlab": "must be GROUP/PROJECT (subgroups allowed), e.g. acme/ml/fraud-model",
+    "gitlab_host": "must be a host name such as gitlab.com",
 }
 SCHEDULE_PATTERN = r"^(cron\(([^ )]+ ){5}[^ )]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$"
 
@@ -175,10 +178,18 @@ class Blueprint(_Strict):
     github: str | None = Field(
         None, pattern=GITHUB_PATTERN, description="GitHub OWNER/REPO whose workflows may deploy."
     )
+    gitlab: str | None = Field(
+        None,
+        pattern=GITLAB_PATTERN,
+        description="GitLab GROUP/PROJECT whose pipelines may deploy (instead of github).",
+    )
+    gitlab_host: str = Field(
+        "gitlab.com", pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$", description="GitLab instance (OIDC issuer)."
+    )
     oidc_provider_arn: str | None = Field(
         None,
-        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
-        description="Reuse the account's GitHub OIDC provider instead of creating one.",
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/[a-z0-9.-]+$",
+        description="Reuse the account's OIDC provider of the CI system instead of creating one.",
     )
     state_bucket: str | None = Field(
         None,
@@ -244,6 +255,8 @@ class Blueprint(_Strict):
                 raise ValueError(f"{path}: needs level {min_level} or higher (blueprint is level {int(self.level)})")
         if self.level < 3 and any(e.endpoint is EndpointMode.REALTIME for e in self.environments):
             raise ValueError("environments: real-time endpoints need level 3 or higher")
+        if self.github and self.gitlab:
+            raise ValueError("github, gitlab: set one CI system; the deploy role trusts exactly one repository")
         if (
             self.platform is Platform.KUBERNETES
             and self.kubernetes.cluster.create
@@ -256,6 +269,11 @@ class Blueprint(_Strict):
     def features(self) -> frozenset[str]:
         """The catalog features switched on at this blueprint's level."""
         return catalog.features_at(int(self.level))
+
+    @property
+    def ci_repository(self) -> str | None:
+        """The repository whose CI may deploy (GitHub or GitLab), if any."""
+        return self.github or self.gitlab
 
     @property
     def primary_environment(self) -> Environment:

@@ -12,7 +12,18 @@ import typer
 from mlops_bp.blueprints import Platform
 
 from .errors import err_console, out_console
-from .options import DEMO_NAME, ConfigOpt, GithubOpt, LevelOpt, NameOpt, PlatformOpt, RegionOpt, resolve_blueprint
+from .options import (
+    DEMO_NAME,
+    ConfigOpt,
+    GithubOpt,
+    GitlabOpt,
+    LevelOpt,
+    NameOpt,
+    PlatformOpt,
+    RegionOpt,
+    parse_level,
+    resolve_blueprint,
+)
 
 app = typer.Typer()
 
@@ -33,35 +44,58 @@ def init(
     platform: PlatformOpt = None,
     region: RegionOpt = None,
     github: GithubOpt = None,
-    ci: Annotated[CiChoice, typer.Option("--ci", help="CI system of the generated repo.", case_sensitive=False)] = CiChoice.GITHUB,
+    gitlab: GitlabOpt = None,
+    ci: Annotated[
+        CiChoice, typer.Option("--ci", help="CI system of the generated repo.", case_sensitive=False)
+    ] = CiChoice.GITHUB,
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Directory in which the repo folder <name> is created.")
     ] = Path("."),
     config: ConfigOpt = None,
-    no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; use flags, the config file and defaults.")] = False,
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Never prompt; use flags, the config file and defaults.")
+    ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Write into a non-empty repo folder (replaces the template's files, deletes nothing).")
+        bool,
+        typer.Option(
+            "--force", help="Write into a non-empty repo folder (replaces the template's files, deletes nothing)."
+        ),
     ] = False,
 ) -> None:
     """Generate a team repo (ML code, tests, Dockerfile, CI, Pulumi project) for a maturity level."""
     if _interactive(no_input):
         if config is None:
             name = name or typer.prompt("Project name", default=DEMO_NAME)
-            level = level if level is not None else typer.prompt("MLOps maturity level (0-4)", default=1, type=int)
+            level = (
+                parse_level(level)
+                if level is not None
+                else typer.prompt("MLOps maturity level (0-4)", default=1, type=int)
+            )
             platform = platform or Platform(
                 typer.prompt("Platform (sagemaker, kubernetes)", default=Platform.SAGEMAKER.value)
             )
             region = region or typer.prompt("AWS region", default="us-east-1")
-            if github is None and level >= 1:
-                github = typer.prompt("GitHub OWNER/REPO allowed to deploy (empty: none)", default="", show_default=False) or None
+            wants_repo = isinstance(level, int) and level >= 1 and github is None and gitlab is None
+            if wants_repo and ci is CiChoice.GITLAB:
+                gitlab = (
+                    typer.prompt("GitLab GROUP/PROJECT allowed to deploy (empty: none)", default="", show_default=False)
+                    or None
+                )
+            elif wants_repo:
+                github = (
+                    typer.prompt("GitHub OWNER/REPO allowed to deploy (empty: none)", default="", show_default=False)
+                    or None
+                )
     elif config is None and level is None:
         level = 1
     blueprint = resolve_blueprint(
-        level=level, platform=platform, config=config, name=name, region=region, github=github
+        level=level, platform=platform, config=config, name=name, region=region, github=github, gitlab=gitlab
     )
     from mlops_bp.templates.render import init_repo
 
-    with err_console.status(f"Rendering {blueprint.name} (level {int(blueprint.level)}, {blueprint.platform.value}, {ci.value})..."):
+    with err_console.status(
+        f"Rendering {blueprint.name} (level {int(blueprint.level)}, {blueprint.platform.value}, {ci.value})..."
+    ):
         result = init_repo(blueprint, ci.value, output_dir, force=force)
     replaced = f", {len(result.overwritten)} replaced" if result.overwritten else ""
     out_console.print(

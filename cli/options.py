@@ -17,11 +17,13 @@ __all__ = [
     "ConfigOpt",
     "EnvOpt",
     "GithubOpt",
+    "GitlabOpt",
     "JsonOpt",
     "LevelOpt",
     "NameOpt",
     "PlatformOpt",
     "RegionOpt",
+    "parse_level",
     "resolve_blueprint",
 ]
 
@@ -43,6 +45,12 @@ NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Project name.
 GithubOpt = Annotated[
     str | None, typer.Option("--github", help="GitHub OWNER/REPO trusted by the CI deploy role.", show_default=False)
 ]
+GitlabOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--gitlab", help="GitLab GROUP/PROJECT trusted by the CI deploy role (with --ci gitlab).", show_default=False
+    ),
+]
 RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region.", show_default=False)]
 EnvOpt = Annotated[
     str | None,
@@ -51,7 +59,8 @@ EnvOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
-def _level(raw: str | int | None) -> int | str | None:
+def parse_level(raw: str | int | None) -> int | str | None:
+    """`--level` as a number when it is one; anything else goes to the blueprint to reject."""
     if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
         return int(raw)
     return raw
@@ -65,6 +74,7 @@ def resolve_blueprint(
     name: str | None = None,
     region: str | None = None,
     github: str | None = None,
+    gitlab: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Blueprint:
     """The blueprint a command works on: the config file (explicit, or ./mlops-bp.yaml) with
@@ -72,11 +82,12 @@ def resolve_blueprint(
     from mlops_bp.blueprints import blueprint_from_data, load_blueprint
 
     flags: dict[str, Any] = {
-        "level": _level(level),
+        "level": parse_level(level),
         "platform": platform.value if platform else None,
         "name": name,
         "region": region,
         "github": github,
+        "gitlab": gitlab,
         **(extra or {}),
     }
     if config is None and Path(BLUEPRINT_FILENAME).is_file() and level is None:

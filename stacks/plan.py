@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from mlops_bp.blueprints import Blueprint
 
-from .aws.sagemaker import GITHUB_TOKEN_CONFIG
+from .aws.sagemaker import DEPLOY_TOKENS
 from .capture import capture
 from .graph import ResourceGraph
 from .program import build
 
 __all__ = ["plan"]
+
+_DEPLOY_TOKEN_KEYS = tuple(f"mlops-bp:{key}" for key, _ in DEPLOY_TOKENS.values())
 
 
 def plan(blueprint: Blueprint, environment: str | None = None) -> ResourceGraph:
@@ -22,6 +24,6 @@ def plan(blueprint: Blueprint, environment: str | None = None) -> ResourceGraph:
         region=blueprint.region,
         # A plan deploys nothing: secrets that `pulumi up` reads from stack config are stood
         # in for by a note saying where the real value comes from.
-        config={GITHUB_TOKEN_CONFIG: f"<secret: pulumi config set --secret {GITHUB_TOKEN_CONFIG}>"},
-        secret_keys=(GITHUB_TOKEN_CONFIG,),
+        config={key: f"<secret: pulumi config set --secret {key}>" for key in _DEPLOY_TOKEN_KEYS},
+        secret_keys=_DEPLOY_TOKEN_KEYS,
     )

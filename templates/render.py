@@ -75,9 +75,11 @@ def github_cron(schedule: str) -> str:
     fields = schedule[len("cron(") : -1].split()
     minute, hour, dom, month, dow = fields[:5]
     try:
-        days = ",".join(
-            "-".join(_aws_weekday(part) for part in item.split("-")) for item in dow.split(",")
-        ) if dow not in ("?", "*") else "*"
+        days = (
+            ",".join("-".join(_aws_weekday(part) for part in item.split("-")) for item in dow.split(","))
+            if dow not in ("?", "*")
+            else "*"
+        )
     except KeyError:
         raise UserError(f"training.schedule: day of week {dow!r} cannot be written as a cron line for CI") from None
     line = " ".join((minute, hour, "*" if dom == "?" else dom, month, days))
@@ -99,6 +101,12 @@ def template_context(blueprint: Blueprint, ci: str) -> dict[str, Any]:
     """The cookiecutter context of the team-repo template for `blueprint` and `ci`."""
     if ci not in CI_CHOICES:
         raise UserError(f"ci: must be one of {', '.join(CI_CHOICES)} (got {ci!r})")
+    if ci == "gitlab" and blueprint.github:
+        raise UserError(
+            "github: a GitLab repo's pipelines cannot use a GitHub trust; set gitlab: GROUP/PROJECT (--gitlab)"
+        )
+    if ci == "github" and blueprint.gitlab:
+        raise UserError("gitlab: the blueprint trusts GitLab pipelines; generate with --ci gitlab")
     if blueprint.training.metric_name not in SUPPORTED_METRICS:
         raise UserError(
             f"training.metric_name: the generated repo computes {', '.join(SUPPORTED_METRICS)} "
@@ -112,6 +120,7 @@ def template_context(blueprint: Blueprint, ci: str) -> dict[str, Any]:
         "ci": ci,
         "region": blueprint.region,
         "github": blueprint.github or "",
+        "gitlab": blueprint.gitlab or "",
         "mlops_bp_version": version("mlops-bp"),
         "metric_name": blueprint.training.metric_name,
         "metric_threshold": str(blueprint.training.metric_threshold),
@@ -141,7 +150,9 @@ def render_tree(blueprint: Blueprint, ci: str, destination: Path) -> list[Path]:
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".mlops-bp-render-", dir=destination) as scratch:
-        project = Path(generate_files(repo_dir=str(TEMPLATE_DIR), context={"cookiecutter": context}, output_dir=scratch))
+        project = Path(
+            generate_files(repo_dir=str(TEMPLATE_DIR), context={"cookiecutter": context}, output_dir=scratch)
+        )
         for entry in sorted(project.iterdir()):
             os.replace(entry, destination / entry.name)
     (destination / BLUEPRINT_FILENAME).write_text(dump_blueprint(blueprint, SCHEMA_FILENAME), encoding="utf-8")

@@ -161,3 +161,16 @@ def test_denied_actions_from_a_simulation():
         {"EvalActionName": "kms:CreateKey", "EvalDecision": "explicitDeny"},
     ]
     assert denied_actions(results) == ["iam:CreateRole", "kms:CreateKey"]
+
+
+def test_gitlab_blueprints_check_the_gitlab_provider(aws_env) -> None:
+    from mlops_bp.cli.account.doctor import _ci_oidc
+
+    aws = connect(region="us-east-1")
+    blueprint = make_blueprint(1, ci="gitlab")
+    assert _ci_oidc(aws, blueprint).name == "GitLab OIDC provider"
+    aws.client("iam").create_open_id_connect_provider(
+        Url="https://gitlab.com", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["a" * 40]
+    )
+    check = _ci_oidc(aws, blueprint)
+    assert check.status is Status.FAIL and check.fix == "set `oidc_provider_arn: arn:aws:iam::123456789012:oidc-provider/gitlab.com` in mlops-bp.yaml"

@@ -156,6 +156,11 @@ def test_setting_checks():
         bp(level=2, training={"schedule": "every monday"})
     with pytest.raises(BlueprintError, match=r"github: must be OWNER/REPO"):
         bp(github="not a repo")
+    with pytest.raises(BlueprintError, match=r"gitlab: must be GROUP/PROJECT"):
+        bp(gitlab="just-a-group")
+    with pytest.raises(BlueprintError, match=r"^github, gitlab: set one CI system"):
+        bp(github="acme/x", gitlab="acme/x")
+    assert bp(gitlab="acme/ml/x").ci_repository == "acme/ml/x"
     with pytest.raises(BlueprintError, match=r"network\.subnet_ids\[0\]: must be subnet ids"):
         bp(network={"subnet_ids": ["vpc-1"], "security_group_ids": ["sg-0123abcd"]})
 

@@ -169,3 +169,13 @@ def test_help_and_light_startup() -> None:
         assert option in result.output
     code = "import sys; from mlops_bp.cli.app import app; print(sorted(m for m in ('cookiecutter', 'pulumi', 'jinja2') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_gitlab_repo_trusts_the_gitlab_project(tmp_path) -> None:
+    result = _init("-l", "3", "-n", "eta-model", "--ci", "gitlab", "--gitlab", "acme/ml/eta-model", "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    blueprint = load_blueprint(tmp_path / "eta-model" / "mlops-bp.yaml")
+    assert blueprint.gitlab == "acme/ml/eta-model" and blueprint.github is None
+    mismatch = _init("-l", "1", "-n", "eta-model", "--ci", "gitlab", "--github", "acme/eta", "--no-input", "-o", str(tmp_path / "x"))
+    assert mismatch.exit_code == 2 and "GitLab repo's pipelines cannot use a GitHub trust" in mismatch.stderr
+    assert not (tmp_path / "x").exists()

@@ -323,3 +323,22 @@ def test_other_environments_serve_packages_of_the_primary_registry():
     assert any(r.endswith(":model-package/fraud-detect-dev-models/*") for r in registry)
     dev_serving = json.loads(graph(3, "dev").one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"])
     assert "RegistryArtifactsRead" not in {s["Sid"] for s in dev_serving["Statement"]}
+
+
+def test_gitlab_ci_gets_its_own_oidc_trust_and_deploy_trigger():
+    g = graph(3, "prod", **overrides(github=None, gitlab="acme/ml/fraud-detect"))
+    role = g.one("aws:iam/role:Role", "-ci-")
+    (statement,) = policy(role, "assumeRolePolicy")["Statement"]
+    assert statement["Principal"] == {"Federated": "arn:aws:iam::123456789012:oidc-provider/gitlab.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"gitlab.com:aud": "sts.amazonaws.com"},
+        "StringLike": {"gitlab.com:sub": ["project_path:acme/ml/fraud-detect:ref_type:branch:ref:main"]},
+    }
+    destination = g.one("aws:cloudwatch/eventApiDestination:EventApiDestination")
+    assert destination.inputs["invocationEndpoint"] == "https://gitlab.com/api/v4/projects/acme%2Fml%2Ffraud-detect/pipeline"
+    template = g.one("aws:cloudwatch/eventTarget:EventTarget", "to-gitlab").inputs["inputTransformer"]["inputTemplate"]
+    assert '"ref": "main"' in template and '{"key": "MODEL_APPROVED", "value": "true"}' in template
+    assert g.one("aws:cloudwatch/eventConnection:EventConnection").inputs["authParameters"] == "[secret]"
+    dev = graph(3, "dev", **overrides(github=None, gitlab="acme/ml/fraud-detect", gitlab_host="git.acme.example"))
+    provider = dev.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.inputs["url"] == "https://git.acme.example" and provider.name.endswith("-gitlab-oidc")

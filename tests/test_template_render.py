@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_bp.blueprints import json_schema, load_blueprint
+from mlops_bp.blueprints import UserError, json_schema, load_blueprint
 from mlops_bp.templates.layout import repo_files
 from mlops_bp.templates.render import TEMPLATE_DIR, github_cron, render_tree, template_context
 
@@ -76,7 +76,7 @@ def rendered(tmp_path_factory):
         key = (level, platform, ci)
         if key not in cache:
             dest = tmp_path_factory.mktemp(f"l{level}-{platform}-{ci}") / "repo"
-            render_tree(make_blueprint(level, platform), ci, dest)
+            render_tree(make_blueprint(level, platform, ci), ci, dest)
             cache[key] = dest
         return cache[key]
 
@@ -118,7 +118,7 @@ def test_blueprint_files_record_how_the_repo_was_made(rendered) -> None:
     assert (repo / ".mlops-bp.json").read_text() == '{\n  "ci": "gitlab",\n  "template_version": "0.1.0"\n}\n'
     text = (repo / "mlops-bp.yaml").read_text()
     assert text.startswith("# yaml-language-server: $schema=mlops-bp.schema.json\n")
-    assert load_blueprint(repo / "mlops-bp.yaml") == make_blueprint(3, "sagemaker")
+    assert load_blueprint(repo / "mlops-bp.yaml") == make_blueprint(3, "sagemaker", "gitlab")
     assert (repo / "mlops-bp.schema.json").read_text() == json_schema()
 
 
@@ -229,8 +229,6 @@ def test_github_cron(schedule, cron) -> None:
 
 
 def test_context_rejects_what_the_repo_cannot_express() -> None:
-    from mlops_bp.blueprints import UserError
-
     with pytest.raises(UserError, match="ci: must be one of github, gitlab"):
         template_context(make_blueprint(1), "jenkins")
     with pytest.raises(UserError, match="training.metric_name"):
@@ -262,3 +260,11 @@ def test_plain_cookiecutter_renders_the_same_template(tmp_path) -> None:
     assert plain_files == [f for f in files if f.name not in {".mlops-bp.json", "mlops-bp.yaml", "mlops-bp.schema.json"}]
     for rel in plain_files:
         assert (plain / rel).read_bytes() == (ours / rel).read_bytes(), rel
+
+
+def test_the_ci_system_must_match_the_trusted_repository() -> None:
+    with pytest.raises(UserError, match=r"^github: a GitLab repo's pipelines cannot use a GitHub trust"):
+        template_context(make_blueprint(1, ci="github"), "gitlab")
+    with pytest.raises(UserError, match=r"^gitlab: the blueprint trusts GitLab pipelines"):
+        template_context(make_blueprint(1, ci="gitlab"), "github")
+    assert template_context(make_blueprint(1, ci="gitlab"), "gitlab")["gitlab"] == "acme/fraud-detect"

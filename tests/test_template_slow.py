@@ -31,7 +31,7 @@ def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
 def repo(request, tmp_path_factory) -> Path:
     level, platform, ci = request.param
     destination = tmp_path_factory.mktemp(f"slow-l{level}-{platform}") / "repo"
-    render_tree(make_blueprint(level, platform, name=f"risk-model-l{level}"), ci, destination)
+    render_tree(make_blueprint(level, platform, ci, name=f"risk-model-l{level}"), ci, destination)
     CASE_OF[destination] = request.param
     return destination
 

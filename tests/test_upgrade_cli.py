@@ -23,7 +23,7 @@ PACKAGE = "fraud_detect"
 
 
 def generate(tmp_path: Path, level: int, ci: str = "github", platform: str = "sagemaker") -> Path:
-    return init_repo(make_blueprint(level, platform), ci, tmp_path / "out").path
+    return init_repo(make_blueprint(level, platform, ci), ci, tmp_path / "out").path
 
 
 def invoke(*args: str, input: str | None = None):

@@ -269,25 +269,34 @@ def _quotas(aws: Aws, blueprint: Blueprint) -> list[Check]:
     return quota_checks(needs, quotas, aws.region)
 
 
-def _github_oidc(aws: Aws, blueprint: Blueprint) -> Check:
+def _ci_oidc_host(blueprint: Blueprint) -> tuple[str, str]:
+    """The OIDC issuer host of the blueprint's CI system, and the name of its check."""
+    if blueprint.gitlab is not None:
+        return blueprint.gitlab_host, "GitLab OIDC provider"
+    return GITHUB_OIDC_HOST, "GitHub OIDC provider"
+
+
+def _ci_oidc(aws: Aws, blueprint: Blueprint) -> Check:
+    """The CI system's OIDC provider (GitHub Actions or GitLab): reused, or created by the stack."""
+    host, name = _ci_oidc_host(blueprint)
     if "ci_oidc_role" not in blueprint.features:
-        return Check("GitHub OIDC provider", Status.PASS, f"not used at level {int(blueprint.level)}")
-    if blueprint.github is None:
-        return Check("GitHub OIDC provider", Status.PASS, "not used: no `github` OWNER/REPO in the blueprint")
+        return Check(name, Status.PASS, f"not used at level {int(blueprint.level)}")
+    if blueprint.ci_repository is None:
+        return Check(name, Status.PASS, "not used: no `github` or `gitlab` repository in the blueprint")
     with aws_errors("iam:ListOpenIDConnectProviders", optional=True):
         arns = [p["Arn"] for p in aws.client("iam").list_open_id_connect_providers().get("OpenIDConnectProviderList", [])]
-    github = [a for a in arns if a.endswith(f"oidc-provider/{GITHUB_OIDC_HOST}")]
+    existing = [a for a in arns if a.endswith(f"oidc-provider/{host}")]
     wanted = blueprint.oidc_provider_arn
     if wanted:
-        if wanted in github:
-            return Check("GitHub OIDC provider", Status.PASS, f"{wanted} exists and is reused")
-        return Check("GitHub OIDC provider", Status.FAIL, f"oidc_provider_arn {wanted} does not exist",
+        if wanted in existing:
+            return Check(name, Status.PASS, f"{wanted} exists and is reused")
+        return Check(name, Status.FAIL, f"oidc_provider_arn {wanted} does not exist",
                      "fix oidc_provider_arn in mlops-bp.yaml, or remove it to let the stack create the provider")
-    if github:
-        return Check("GitHub OIDC provider", Status.FAIL,
-                     f"{github[0]} exists; the stack would try to create a second one and fail",
-                     f"set `oidc_provider_arn: {github[0]}` in mlops-bp.yaml")
-    return Check("GitHub OIDC provider", Status.PASS, "absent; the stack creates it")
+    if existing:
+        return Check(name, Status.FAIL,
+                     f"{existing[0]} exists; the stack would try to create a second one and fail",
+                     f"set `oidc_provider_arn: {existing[0]}` in mlops-bp.yaml")
+    return Check(name, Status.PASS, "absent; the stack creates it")
 
 
 def _run(name: str, check: Callable[[], Check | list[Check]]) -> list[Check]:
@@ -309,7 +318,7 @@ def doctor(aws: Aws, blueprint: Blueprint, bucket: str | None = None) -> DoctorR
     try:
         checks = [_credentials(aws)]
     except MlopsBpError as exc:
-        skipped = ("region", "permissions", "state bucket", "quotas", "GitHub OIDC provider")
+        skipped = ("region", "permissions", "state bucket", "quotas", _ci_oidc_host(blueprint)[1])
         return DoctorReport((
             Check("credentials", Status.FAIL, "no usable AWS identity", str(exc)),
             *(Check(name, Status.UNVERIFIED, "skipped: needs working credentials") for name in skipped),
@@ -318,5 +327,5 @@ def doctor(aws: Aws, blueprint: Blueprint, bucket: str | None = None) -> DoctorR
     checks += _run("permissions", lambda: _permissions(aws, blueprint))
     checks += _run("state bucket", lambda: _state_bucket(aws, blueprint, bucket))
     checks += _run("quotas", lambda: _quotas(aws, blueprint))
-    checks += _run("GitHub OIDC provider", lambda: _github_oidc(aws, blueprint))
+    checks += _run(_ci_oidc_host(blueprint)[1], lambda: _ci_oidc(aws, blueprint))
     return DoctorReport(tuple(checks))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -13,11 +13,14 @@ from ..base import CapabilityComponent, policy_document
 
 __all__ = [
     "GITHUB_OIDC_HOST",
+    "CiTrust",
     "CiDeployIdentity",
     "CiDeployIdentityArgs",
     "ServiceRole",
     "ServiceRoleArgs",
     "github_subjects",
+    "github_trust",
+    "gitlab_trust",
     "role_with_policy",
 ]
 
@@ -87,6 +90,20 @@ class ServiceRole(CapabilityComponent):
         self.register_outputs({"arn": self.arn})
 
 
+@dataclass(frozen=True)
+class CiTrust:
+    """Who may assume a CI deploy role: a CI system's OIDC issuer and the `sub` claims."""
+
+    slug: str  # "github" / "gitlab": names the OIDC provider resource
+    repository: str
+    host: str  # the OIDC issuer host
+    subjects: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.subjects or any(s.endswith("*") for s in self.subjects):
+            raise ValueError(f"{self.repository}: the deploy role trusts named subjects only, got {self.subjects}")
+
+
 def github_subjects(repo: str, environment: str, requires_approval: bool) -> list[str]:
     """The OIDC `sub` claims that may assume the deploy role of `environment`.
 
@@ -99,20 +116,32 @@ def github_subjects(repo: str, environment: str, requires_approval: bool) -> lis
     return subjects
 
 
+def github_trust(repo: str, environment: str, requires_approval: bool) -> CiTrust:
+    if "/" not in repo:
+        raise ValueError(f"github repo must be OWNER/REPO, got {repo!r}")
+    return CiTrust("github", repo, GITHUB_OIDC_HOST, tuple(github_subjects(repo, environment, requires_approval)))
+
+
+def gitlab_trust(project: str, host: str) -> CiTrust:
+    """GitLab's `sub` names the project and the ref, not the environment: deploys run from the
+    protected default branch, and approvals are GitLab protected environments."""
+    if "/" not in project:
+        raise ValueError(f"gitlab project must be GROUP/PROJECT, got {project!r}")
+    return CiTrust("gitlab", project, host, (f"project_path:{project}:ref_type:branch:ref:main",))
+
+
 @dataclass(frozen=True)
 class CiDeployIdentityArgs:
-    github_repo: str
+    trust: CiTrust
     environment: str
-    requires_approval: bool
     statements: Sequence[Mapping[str, Any]]
     create_provider: bool
     existing_provider_arn: str | None = None
-    extra_subjects: Sequence[str] = field(default_factory=tuple)
 
 
 class CiDeployIdentity(CapabilityComponent):
-    """GitHub Actions OIDC provider (or an existing one) and the CI deploy role trusting exactly
-    the configured repository. No long-lived keys exist anywhere."""
+    """The CI system's OIDC provider (or an existing one) and the deploy role trusting exactly the
+    configured repository (GitHub Actions or GitLab CI). No long-lived keys exist anywhere."""
 
     TYPE = "mlopsbp:aws:CiDeployIdentity"
     CAPABILITY = "iam"
@@ -123,12 +152,11 @@ class CiDeployIdentity(CapabilityComponent):
 
     def __init__(self, name: str, args: CiDeployIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
-        if "/" not in args.github_repo:
-            raise ValueError(f"{name}: github_repo must be OWNER/REPO, got {args.github_repo!r}")
+        trust = args.trust
         if args.create_provider:
             provider = aws.iam.OpenIdConnectProvider(
-                f"{name}-github-oidc",
-                url=f"https://{GITHUB_OIDC_HOST}",
+                f"{name}-{trust.slug}-oidc",
+                url=f"https://{trust.host}",
                 client_id_lists=["sts.amazonaws.com"],
                 opts=self.child(),
             )
@@ -138,19 +166,18 @@ class CiDeployIdentity(CapabilityComponent):
         else:
             # Another environment of this account owns the provider; its ARN is well known.
             account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-            self.provider_arn = pulumi.Output.concat("arn:aws:iam::", account_id, f":oidc-provider/{GITHUB_OIDC_HOST}")
-        subjects = [*github_subjects(args.github_repo, args.environment, args.requires_approval), *args.extra_subjects]
+            self.provider_arn = pulumi.Output.concat("arn:aws:iam::", account_id, f":oidc-provider/{trust.host}")
         self.role = role_with_policy(
             self,
             name,
-            description=f"GitHub Actions deploy role of {args.github_repo} ({args.environment})",
+            description=f"CI deploy role of {trust.repository} ({args.environment})",
             trust={
                 "Effect": "Allow",
                 "Principal": {"Federated": self.provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
-                    "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
-                    "StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects},
+                    "StringEquals": {f"{trust.host}:aud": "sts.amazonaws.com"},
+                    "StringLike": {f"{trust.host}:sub": list(trust.subjects)},
                 },
             },
             statements=args.statements,

@@ -12,7 +12,7 @@ from mlops_bp.blueprints import Blueprint, Environment
 
 from ..context import StackContext
 from . import policies
-from .iam import CiDeployIdentity, CiDeployIdentityArgs
+from .iam import CiDeployIdentity, CiDeployIdentityArgs, github_trust, gitlab_trust
 from .registry import ContainerRegistry, ContainerRegistryArgs
 from .storage import EncryptionKey, EncryptionKeyArgs, SecureBucket, SecureBucketArgs
 
@@ -39,16 +39,22 @@ class Foundation:
     def attach_ci_identity(
         self, blueprint: Blueprint, env: Environment, statements: list[dict[str, Any]]
     ) -> CiDeployIdentity | None:
-        """The GitHub OIDC deploy role: push images, use the Pulumi state, plus `statements`
-        (what the platform's deploy and training workflows need). None without a repo."""
-        if "ci_oidc_role" not in blueprint.features or not blueprint.github or self.registry is None:
+        """The CI deploy role (GitHub Actions or GitLab CI, by OIDC): push images, use the Pulumi
+        state, plus `statements` (what the platform's deploy and training workflows need).
+        None without a repository to trust."""
+        if "ci_oidc_role" not in blueprint.features or self.registry is None:
+            return None
+        if blueprint.github:
+            trust = github_trust(blueprint.github, env.name, env.requires_approval)
+        elif blueprint.gitlab:
+            trust = gitlab_trust(blueprint.gitlab, blueprint.gitlab_host)
+        else:
             return None
         self.ci_identity = CiDeployIdentity(
             self.ctx.name("ci"),
             CiDeployIdentityArgs(
-                github_repo=blueprint.github,
+                trust=trust,
                 environment=env.name,
-                requires_approval=env.requires_approval,
                 statements=[
                     *policies.ecr_push(self.registry.arn),
                     *policies.state_bucket(blueprint.state_bucket),

@@ -30,10 +30,13 @@ from .platform import Foundation, build_foundation
 from .serving import (
     DeployOnApproval,
     DeployOnApprovalArgs,
+    DeployTrigger,
     ModelEndpoint,
     ModelEndpointArgs,
     RealtimeVariant,
     ServerlessConfig,
+    github_dispatch,
+    gitlab_pipeline,
 )
 from .training import (
     ExperimentNotebook,
@@ -46,11 +49,15 @@ from .training import (
     TrainingPipelineArgs,
 )
 
-__all__ = ["GITHUB_TOKEN_CONFIG", "build_sagemaker", "python_package"]
+__all__ = ["DEPLOY_TOKENS", "build_sagemaker", "python_package"]
 
 SAGEMAKER = "sagemaker.amazonaws.com"
-# Pulumi secret config holding a GitHub token allowed to dispatch the repo's workflows.
-GITHUB_TOKEN_CONFIG = "mlops-bp:githubDispatchToken"
+# Pulumi secret config (key in the mlops-bp namespace) holding the token that starts the
+# repository's deploy pipeline, per CI system, and what that token must be.
+DEPLOY_TOKENS = {
+    "github": ("githubDispatchToken", "GitHub token with actions:write"),
+    "gitlab": ("gitlabPipelineToken", "GitLab project access token with the api scope"),
+}
 
 
 def python_package(project: str) -> str:
@@ -209,12 +216,17 @@ def _registry_read(f: Foundation, names: _Names) -> list[dict[str, Any]]:
     ]
 
 
+def _deploy_trigger(blueprint: Blueprint, env: Environment) -> DeployTrigger | None:
+    """How a model approval starts the repository's deploy pipeline, by CI system."""
+    if blueprint.github:
+        return github_dispatch(blueprint.github, env.name)
+    if blueprint.gitlab:
+        return gitlab_pipeline(blueprint.gitlab, blueprint.gitlab_host, env.name)
+    return None
+
+
 def build_sagemaker(
-    blueprint: Blueprint,
-    env: Environment,
-    ctx: StackContext,
-    opts: pulumi.ResourceOptions,
-    github_token: pulumi.Input[str] | None = None,
+    blueprint: Blueprint, env: Environment, ctx: StackContext, opts: pulumi.ResourceOptions
 ) -> dict[str, Any]:
     features = blueprint.features
     names = _Names(ctx, blueprint.primary_environment.name)
@@ -505,21 +517,22 @@ def build_sagemaker(
                 opts,
             )
 
-    if "deploy_on_approval" in features and blueprint.github and registry is not None:
-        if github_token is None:
-            github_token = pulumi.Config("mlops-bp").get_secret("githubDispatchToken")
-        if github_token is None:
+    trigger = _deploy_trigger(blueprint, env)
+    if "deploy_on_approval" in features and trigger is not None and registry is not None:
+        config_key, what = DEPLOY_TOKENS[trigger.slug]
+        token = pulumi.Config("mlops-bp").get_secret(config_key)
+        if token is None:
             raise pulumi.RunError(
-                f"deploy on approval needs a GitHub token: pulumi config set --secret {GITHUB_TOKEN_CONFIG} <token with actions:write>"
+                f"deploy on approval needs a token: pulumi config set --secret mlops-bp:{config_key} <{what}>"
             )
         dispatch_role = _service_role(
             f,
             "dispatch",
             "events.amazonaws.com",
-            "Calls GitHub repository_dispatch on model approval",
+            "Starts the deploy pipeline on model approval",
             [
                 {
-                    "Sid": "InvokeGithubDispatch",
+                    "Sid": "InvokeDeployPipeline",
                     "Effect": "Allow",
                     "Action": "events:InvokeApiDestination",
                     "Resource": f.arn("events", f"api-destination/{ctx.name('approved')}-dispatch/*"),
@@ -530,10 +543,9 @@ def build_sagemaker(
             ctx.name("approved"),
             DeployOnApprovalArgs(
                 rule_name=ctx.name("approved"),
-                github_repo=blueprint.github,
-                environment=env.name,
+                trigger=trigger,
                 model_package_group=registry.group_name,
-                github_token=github_token,
+                token=token,
                 role_arn=dispatch_role.arn,
             ),
             opts,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import pulumi
 import pulumi_aws as aws
@@ -14,10 +15,13 @@ from ..base import CapabilityComponent
 __all__ = [
     "DeployOnApproval",
     "DeployOnApprovalArgs",
+    "DeployTrigger",
     "ModelEndpoint",
     "ModelEndpointArgs",
     "RealtimeVariant",
     "ServerlessConfig",
+    "github_dispatch",
+    "gitlab_pipeline",
 ]
 
 
@@ -192,48 +196,90 @@ class ModelEndpoint(CapabilityComponent):
 
 
 @dataclass(frozen=True)
+class DeployTrigger:
+    """The API call that starts the repository's deploy pipeline when a model is approved.
+    `body` is an EventBridge input template: <arn> and <version> come from the event."""
+
+    slug: str  # "github" / "gitlab": names the connection and target resources
+    repository: str
+    endpoint: str
+    token_header: str
+    token_prefix: str
+    headers: tuple[tuple[str, str], ...]
+    body: str
+
+
+def github_dispatch(repo: str, environment: str) -> DeployTrigger:
+    """GitHub `repository_dispatch` (event `model-approved`), which runs the deploy workflow."""
+    body = (
+        '{"event_type": "model-approved", "client_payload": '
+        '{"model_package_arn": <arn>, "model_version": <version>, '
+        f'"environment": "{environment}"' + "}}"
+    )
+    headers = (("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28"))
+    endpoint = f"https://api.github.com/repos/{repo}/dispatches"
+    return DeployTrigger("github", repo, endpoint, "Authorization", "Bearer ", headers, body)
+
+
+def gitlab_pipeline(project: str, host: str, environment: str) -> DeployTrigger:
+    """A GitLab pipeline on the default branch with MODEL_APPROVED=true, which runs the deploy
+    jobs (the token: a project access token with the `api` scope)."""
+    variables = [
+        '{"key": "MODEL_APPROVED", "value": "true"}',
+        '{"key": "MODEL_PACKAGE_ARN", "value": <arn>}',
+        '{"key": "MODEL_VERSION", "value": "<version>"}',
+        f'{{"key": "APPROVED_IN", "value": "{environment}"}}',
+    ]
+    body = '{"ref": "main", "variables": [' + ", ".join(variables) + "]}"
+    endpoint = f"https://{host}/api/v4/projects/{quote(project, safe='')}/pipeline"
+    return DeployTrigger("gitlab", project, endpoint, "PRIVATE-TOKEN", "", (), body)
+
+
+@dataclass(frozen=True)
 class DeployOnApprovalArgs:
     rule_name: str
-    github_repo: str
-    environment: str
+    trigger: DeployTrigger
     model_package_group: pulumi.Input[str]
-    github_token: pulumi.Input[str]
+    token: pulumi.Input[str]
     role_arn: pulumi.Input[str]
 
 
 class DeployOnApproval(CapabilityComponent):
-    """Model package approved -> EventBridge API destination -> GitHub `repository_dispatch`,
-    which runs the repo's deploy workflow. The token lives in the connection's Secrets Manager
-    secret (EventBridge manages it), set from Pulumi secret config — never in code."""
+    """Model package approved -> EventBridge API destination -> the repository's deploy pipeline
+    (GitHub `repository_dispatch` or a GitLab pipeline). The token lives in the connection's
+    Secrets Manager secret (EventBridge manages it), set from Pulumi secret config — never in code."""
 
     TYPE = "mlopsbp:aws:DeployOnApproval"
     CAPABILITY = "serving"
 
     def __init__(self, name: str, args: DeployOnApprovalArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
+        trigger = args.trigger
         connection = aws.cloudwatch.EventConnection(
-            f"{name}-github",
-            name=f"{args.rule_name}-github",
-            description=f"GitHub API access for {args.github_repo} (token in Secrets Manager)",
+            f"{name}-{trigger.slug}",
+            name=f"{args.rule_name}-{trigger.slug}",
+            description=f"API access to {trigger.repository} (token in Secrets Manager)",
             authorization_type="API_KEY",
             auth_parameters={
-                "api_key": {"key": "Authorization", "value": pulumi.Output.concat("Bearer ", args.github_token)},
-                "invocation_http_parameters": {
-                    "headers": [
-                        {"key": "Accept", "value": "application/vnd.github+json", "is_value_secret": False},
-                        {"key": "X-GitHub-Api-Version", "value": "2022-11-28", "is_value_secret": False},
-                    ]
+                "api_key": {
+                    "key": trigger.token_header,
+                    "value": pulumi.Output.concat(trigger.token_prefix, args.token),
                 },
+                "invocation_http_parameters": {
+                    "headers": [{"key": k, "value": v, "is_value_secret": False} for k, v in trigger.headers]
+                }
+                if trigger.headers
+                else None,
             },
             opts=self.child(),
         )
         destination = aws.cloudwatch.EventApiDestination(
             f"{name}-dispatch",
             name=f"{args.rule_name}-dispatch",
-            description=f"repository_dispatch of {args.github_repo}",
+            description=f"deploy pipeline of {trigger.repository}",
             connection_arn=connection.arn,
             http_method="POST",
-            invocation_endpoint=f"https://api.github.com/repos/{args.github_repo}/dispatches",
+            invocation_endpoint=trigger.endpoint,
             invocation_rate_limit_per_second=1,
             opts=self.child(),
         )
@@ -254,17 +300,13 @@ class DeployOnApproval(CapabilityComponent):
             opts=self.child(),
         )
         aws.cloudwatch.EventTarget(
-            f"{name}-to-github",
+            f"{name}-to-{trigger.slug}",
             rule=rule.name,
             arn=destination.arn,
             role_arn=args.role_arn,
             input_transformer={
                 "input_paths": {"arn": "$.detail.ModelPackageArn", "version": "$.detail.ModelPackageVersion"},
-                "input_template": (
-                    '{"event_type": "model-approved", "client_payload": '
-                    '{"model_package_arn": <arn>, "model_version": <version>, '
-                    f'"environment": "{args.environment}"' + "}}"
-                ),
+                "input_template": trigger.body,
             },
             retry_policy={"maximum_retry_attempts": 5, "maximum_event_age_in_seconds": 3600},
             opts=self.child(),
