@@ -11,7 +11,18 @@ import typer
 from mlops_bp.blueprints.catalog import CAPABILITIES, FEATURES, LEVELS
 
 from .errors import err_console, out_console
-from .options import ConfigOpt, EnvOpt, GithubOpt, JsonOpt, LevelOpt, NameOpt, PlatformOpt, RegionOpt, resolve_blueprint
+from .options import (
+    ConfigOpt,
+    EnvOpt,
+    GithubOpt,
+    GitlabOpt,
+    JsonOpt,
+    LevelOpt,
+    NameOpt,
+    PlatformOpt,
+    RegionOpt,
+    resolve_blueprint,
+)
 
 app = typer.Typer()
 
@@ -62,20 +73,21 @@ def plan(
     name: NameOpt = None,
     region: RegionOpt = None,
     github: GithubOpt = None,
+    gitlab: GitlabOpt = None,
     env: EnvOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Preview offline every resource a blueprint declares (no cloud account, no Pulumi CLI)."""
     blueprint = resolve_blueprint(
-        level=level, platform=platform, config=config, name=name, region=region, github=github
+        level=level, platform=platform, config=config, name=name, region=region, github=github, gitlab=gitlab
     )
     from rich.tree import Tree
 
     from mlops_bp.stacks.plan import plan as run_plan
 
     graph = run_plan(blueprint, env)
-    if blueprint.github is None and "ci_oidc_role" in blueprint.features:
-        err_console.print("note: no `github` OWNER/REPO set, so the CI deploy role is not declared.")
+    if blueprint.ci_repository is None and "ci_oidc_role" in blueprint.features:
+        err_console.print("note: no `github` (or `gitlab`) repository set, so the CI deploy role is not declared.")
     if as_json:
         typer.echo(graph.to_json())
         return
