@@ -27,7 +27,6 @@ class CapabilityComponent(pulumi.ComponentResource):
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
-        self._name = name
 
     def child(self, **kwargs: Any) -> pulumi.ResourceOptions:
         """Options of a child resource: always parented to this component."""

@@ -7,7 +7,6 @@ readers of a saved graph (`mlops-bp plan --json`) stay light.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -74,28 +73,8 @@ class ResourceGraph:
     def types(self) -> set[str]:
         return {r.type for r in self.custom}
 
-    def type_counts(self) -> Counter[str]:
-        return Counter(r.type for r in self.custom)
-
-    def children(self, urn: str) -> list[CapturedResource]:
-        return [r for r in self.resources if r.parent == urn]
-
     def to_dict(self) -> dict[str, Any]:
         return {"project": self.project, "stack": self.stack, "resources": [asdict(r) for r in self.resources]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ResourceGraph:
-        resources = [
-            CapturedResource(
-                **{
-                    **r,
-                    "replace_on_changes": tuple(r.get("replace_on_changes", ())),
-                    "ignore_changes": tuple(r.get("ignore_changes", ())),
-                }
-            )
-            for r in data["resources"]
-        ]
-        return cls(project=data["project"], stack=data["stack"], resources=resources)

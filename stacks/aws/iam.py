@@ -64,7 +64,6 @@ class ServiceRole(CapabilityComponent):
 
     role: aws.iam.Role
     arn: pulumi.Output[str]
-    role_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: ServiceRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
@@ -86,7 +85,6 @@ class ServiceRole(CapabilityComponent):
             statements=args.statements,
         )
         self.arn = self.role.arn
-        self.role_name = self.role.name
         self.register_outputs({"arn": self.arn})
 
 
