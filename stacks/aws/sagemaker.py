@@ -225,59 +225,67 @@ def _deploy_trigger(blueprint: Blueprint, env: Environment) -> DeployTrigger | N
     return None
 
 
-def build_sagemaker(
-    blueprint: Blueprint, env: Environment, ctx: StackContext, opts: pulumi.ResourceOptions
-) -> dict[str, Any]:
-    features = blueprint.features
-    names = _Names(ctx, blueprint.primary_environment.name)
+def _network(blueprint: Blueprint) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Subnets and security groups from the spec (no VPC is created)."""
     network = blueprint.network
-    subnets = tuple(network.subnet_ids) if network else ()
-    security_groups = tuple(network.security_group_ids) if network else ()
-    f = build_foundation(blueprint, ctx, opts)
-    outputs: dict[str, Any] = {"kms_key_arn": f.key.arn, "data_bucket": f.data_bucket.bucket_name}
-    if f.artifacts_bucket is not None:
-        outputs["artifacts_bucket"] = f.artifacts_bucket.bucket_name
-    if f.registry is not None:
-        outputs["repository_url"] = f.registry.repository_url
+    return (tuple(network.subnet_ids), tuple(network.security_group_ids)) if network else ((), ())
 
-    if "notebook" in features:
-        notebook_statements = [
-            *_workload_statements(f, write=True),
-            {
-                "Sid": "StopOwnNotebookWhenIdle",
-                "Effect": "Allow",
-                "Action": ["sagemaker:StopNotebookInstance", "sagemaker:DescribeNotebookInstance"],
-                "Resource": f.arn("sagemaker", f"notebook-instance/{ctx.name('notebook')}"),
-            },
-        ]
-        scientist = _service_role(f, "data-scientist", SAGEMAKER, "Notebook role", notebook_statements)
-        notebook = ExperimentNotebook(
-            ctx.name("notebook"),
-            ExperimentNotebookArgs(
-                notebook_name=ctx.name("notebook"),
-                instance_type=blueprint.notebook.instance_type,
-                volume_size_gb=blueprint.notebook.volume_size_gb,
-                idle_minutes=blueprint.notebook.idle_minutes,
-                role_arn=scientist.arn,
-                kms_key_arn=f.key.arn,
-                subnet_id=subnets[0] if subnets else None,
-                security_group_ids=security_groups,
-            ),
-            opts,
-        )
-        outputs["notebook_name"] = notebook.instance.name
 
-    topic = None
-    if "endpoint_alarms" in features or "pipeline_failure_alerts" in features:
-        topic = AlarmTopic(
-            ctx.name("alarms"),
-            AlarmTopicArgs(
-                topic_name=ctx.name("alarms"), kms_key_arn=f.key.arn, email=blueprint.monitoring.alarm_email
-            ),
-            opts,
-        )
-        outputs["alarm_topic_arn"] = topic.arn
+def _notebook(f: Foundation, blueprint: Blueprint) -> ExperimentNotebook:
+    """Level 0: the scientists' notebook and its role."""
+    ctx, opts = f.ctx, f.opts
+    subnets, security_groups = _network(blueprint)
+    notebook_statements = [
+        *_workload_statements(f, write=True),
+        {
+            "Sid": "StopOwnNotebookWhenIdle",
+            "Effect": "Allow",
+            "Action": ["sagemaker:StopNotebookInstance", "sagemaker:DescribeNotebookInstance"],
+            "Resource": f.arn("sagemaker", f"notebook-instance/{ctx.name('notebook')}"),
+        },
+    ]
+    scientist = _service_role(f, "data-scientist", SAGEMAKER, "Notebook role", notebook_statements)
+    return ExperimentNotebook(
+        ctx.name("notebook"),
+        ExperimentNotebookArgs(
+            notebook_name=ctx.name("notebook"),
+            instance_type=blueprint.notebook.instance_type,
+            volume_size_gb=blueprint.notebook.volume_size_gb,
+            idle_minutes=blueprint.notebook.idle_minutes,
+            role_arn=scientist.arn,
+            kms_key_arn=f.key.arn,
+            subnet_id=subnets[0] if subnets else None,
+            security_group_ids=security_groups,
+        ),
+        opts,
+    )
 
+
+def _alarm_topic(f: Foundation, blueprint: Blueprint) -> AlarmTopic | None:
+    """The topic every alarm and alert goes to, when the level has any."""
+    ctx, opts = f.ctx, f.opts
+    features = blueprint.features
+    if not ("endpoint_alarms" in features or "pipeline_failure_alerts" in features):
+        return None
+    return AlarmTopic(
+        ctx.name("alarms"),
+        AlarmTopicArgs(topic_name=ctx.name("alarms"), kms_key_arn=f.key.arn, email=blueprint.monitoring.alarm_email),
+        opts,
+    )
+
+
+@dataclass
+class _Training:
+    registry: ModelRegistry | None = None
+    pipeline: TrainingPipeline | None = None
+    role: ServiceRole | None = None
+
+
+def _training(f: Foundation, blueprint: Blueprint, names: _Names, topic: AlarmTopic | None) -> _Training:
+    """Level 2: model registry, training pipeline, its schedule and failure alerts."""
+    ctx, opts = f.ctx, f.opts
+    features = blueprint.features
+    subnets, security_groups = _network(blueprint)
     registry = pipeline = training_role = None
     if "model_registry" in features:
         registry = ModelRegistry(
@@ -285,7 +293,6 @@ def build_sagemaker(
             ModelRegistryArgs(group_name=names.model_group, description=f"Models of {ctx.prefix}"),
             opts,
         )
-        outputs["model_package_group"] = registry.group_name
     if (
         "training_pipeline" in features
         and f.registry is not None
@@ -350,7 +357,6 @@ def build_sagemaker(
             ),
             opts,
         )
-        outputs["training_pipeline_name"] = pipeline.pipeline_name
         if "training_schedule" in features:
             scheduler_role = _service_role(
                 f,
@@ -385,172 +391,208 @@ def build_sagemaker(
                 ),
                 opts,
             )
+    return _Training(registry, pipeline, training_role)
 
-    endpoint = None
-    if "endpoint" in features and f.registry is not None:
-        realtime = env.endpoint is EndpointMode.REALTIME
-        variants: tuple[RealtimeVariant, ...] = ()
-        if realtime:
-            chosen = blueprint.serving.variants if "ab_variants" in features else blueprint.serving.variants[:1]
-            total = sum(v.weight for v in chosen)
-            variants = tuple(
-                RealtimeVariant(
-                    v.name, v.weight / total, blueprint.serving.instance_type, blueprint.serving.instance_count
+
+def _serving(
+    f: Foundation, blueprint: Blueprint, env: Environment, names: _Names, topic: AlarmTopic | None, training: _Training
+) -> ModelEndpoint | None:
+    """Level 1 on: the endpoint with its logs and alarms; from level 4 data-quality monitoring
+    with retraining on drift, and the dashboard."""
+    ctx, opts = f.ctx, f.opts
+    features = blueprint.features
+    subnets, security_groups = _network(blueprint)
+    pipeline, training_role = training.pipeline, training.role
+    if "endpoint" not in features or f.registry is None:
+        return None
+    realtime = env.endpoint is EndpointMode.REALTIME
+    variants: tuple[RealtimeVariant, ...] = ()
+    if realtime:
+        chosen = blueprint.serving.variants if "ab_variants" in features else blueprint.serving.variants[:1]
+        total = sum(v.weight for v in chosen)
+        variants = tuple(
+            RealtimeVariant(v.name, v.weight / total, blueprint.serving.instance_type, blueprint.serving.instance_count)
+            for v in chosen
+        )
+    variant_names = tuple(v.name for v in variants) or ("AllTraffic",)
+    monitoring = EndpointMonitoring(
+        ctx.name("endpoint-monitoring"),
+        EndpointMonitoringArgs(
+            endpoint_name=names.endpoint,
+            variant_names=variant_names,
+            topic_arn=topic.arn if topic is not None else "",
+            kms_key_arn=f.key.arn,
+            log_retention_days=blueprint.monitoring.log_retention_days,
+            latency_threshold_ms=blueprint.monitoring.latency_threshold_ms,
+            error_5xx_threshold=blueprint.monitoring.error_5xx_threshold,
+            alarms="endpoint_alarms" in features and topic is not None,
+        ),
+        opts,
+    )
+    serving_statements = _workload_statements(f, write=False)
+    if "model_registry" in features and env is not blueprint.primary_environment:
+        serving_statements += _registry_read(f, names)
+    serving_role = _service_role(f, "serving", SAGEMAKER, "Model endpoint", serving_statements)
+    capture_uri = None
+    if realtime and "data_capture" in features and f.artifacts_bucket is not None:
+        capture_uri = pulumi.Output.concat("s3://", f.artifacts_bucket.bucket_name, f"/data-capture/{names.endpoint}")
+    endpoint = ModelEndpoint(
+        ctx.name("serving"),
+        ModelEndpointArgs(
+            endpoint_name=names.endpoint,
+            image=pulumi.Output.concat(f.registry.repository_url, ":", blueprint.serving.image_tag),
+            role_arn=serving_role.arn,
+            kms_key_arn=f.key.arn,
+            serverless=None
+            if realtime
+            else ServerlessConfig(blueprint.serving.serverless_memory_mb, blueprint.serving.serverless_max_concurrency),
+            variants=variants,
+            rollback_alarm_names=tuple(monitoring.alarm_names) if realtime and "blue_green" in features else (),
+            capture_uri=capture_uri,
+            capture_percent=blueprint.serving.data_capture_percent,
+            autoscaling=(
+                (
+                    blueprint.serving.min_capacity,
+                    blueprint.serving.max_capacity,
+                    blueprint.serving.target_invocations_per_instance,
                 )
-                for v in chosen
-            )
-        variant_names = tuple(v.name for v in variants) or ("AllTraffic",)
-        monitoring = EndpointMonitoring(
-            ctx.name("endpoint-monitoring"),
-            EndpointMonitoringArgs(
+                if realtime and "autoscaling" in features
+                else None
+            ),
+            subnet_ids=subnets,
+            security_group_ids=security_groups,
+            environment={
+                "MLOPS_BP_METRIC_NAMESPACE": metric_namespace(ctx.project),
+                "MLOPS_BP_ENDPOINT": names.endpoint,
+            },
+            model_package_arn=ctx.deployment.model_package_arn,
+            tags=ctx.deployment.tags,
+        ),
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[monitoring])),
+    )
+
+    if (
+        capture_uri is not None
+        and "model_monitor" in features
+        and pipeline is not None
+        and training_role is not None
+        and topic is not None
+    ):
+        retrain_role = _service_role(
+            f,
+            "retrain",
+            "events.amazonaws.com",
+            "Starts the training pipeline on drift",
+            [
+                {
+                    "Sid": "StartPipeline",
+                    "Effect": "Allow",
+                    "Action": "sagemaker:StartPipelineExecution",
+                    "Resource": pipeline.arn,
+                }
+            ],
+        )
+        DataQualityMonitor(
+            ctx.name("data-quality"),
+            DataQualityMonitorArgs(
+                project=ctx.project,
                 endpoint_name=names.endpoint,
-                variant_names=variant_names,
-                topic_arn=topic.arn if topic is not None else "",
+                region=ctx.region,
+                schedule_cron=blueprint.monitoring.monitor_schedule,
+                role_arn=training_role.arn,
+                artifacts_bucket=f.artifacts_bucket.bucket_name,
                 kms_key_arn=f.key.arn,
-                log_retention_days=blueprint.monitoring.log_retention_days,
-                latency_threshold_ms=blueprint.monitoring.latency_threshold_ms,
-                error_5xx_threshold=blueprint.monitoring.error_5xx_threshold,
-                alarms="endpoint_alarms" in features and topic is not None,
+                drift_threshold=blueprint.monitoring.drift_threshold,
+                topic_arn=topic.arn,
+                pipeline_arn=pipeline.arn,
+                retrain_role_arn=retrain_role.arn,
+                subnet_ids=subnets,
+                security_group_ids=security_groups,
+            ),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[endpoint])),
+        )
+
+    if "dashboard" in features:
+        OperationsDashboard(
+            ctx.name("dashboard"),
+            OperationsDashboardArgs(
+                dashboard_name=ctx.name("operations"),
+                project=ctx.project,
+                region=ctx.region,
+                endpoints=((names.endpoint, endpoint.variant_names),),
             ),
             opts,
         )
-        serving_statements = _workload_statements(f, write=False)
-        if "model_registry" in features and env is not blueprint.primary_environment:
-            serving_statements += _registry_read(f, names)
-        serving_role = _service_role(f, "serving", SAGEMAKER, "Model endpoint", serving_statements)
-        capture_uri = None
-        if realtime and "data_capture" in features and f.artifacts_bucket is not None:
-            capture_uri = pulumi.Output.concat(
-                "s3://", f.artifacts_bucket.bucket_name, f"/data-capture/{names.endpoint}"
-            )
-        endpoint = ModelEndpoint(
-            ctx.name("serving"),
-            ModelEndpointArgs(
-                endpoint_name=names.endpoint,
-                image=pulumi.Output.concat(f.registry.repository_url, ":", blueprint.serving.image_tag),
-                role_arn=serving_role.arn,
-                kms_key_arn=f.key.arn,
-                serverless=None
-                if realtime
-                else ServerlessConfig(
-                    blueprint.serving.serverless_memory_mb, blueprint.serving.serverless_max_concurrency
-                ),
-                variants=variants,
-                rollback_alarm_names=tuple(monitoring.alarm_names) if realtime and "blue_green" in features else (),
-                capture_uri=capture_uri,
-                capture_percent=blueprint.serving.data_capture_percent,
-                autoscaling=(
-                    (
-                        blueprint.serving.min_capacity,
-                        blueprint.serving.max_capacity,
-                        blueprint.serving.target_invocations_per_instance,
-                    )
-                    if realtime and "autoscaling" in features
-                    else None
-                ),
-                subnet_ids=subnets,
-                security_group_ids=security_groups,
-                environment={
-                    "MLOPS_BP_METRIC_NAMESPACE": metric_namespace(ctx.project),
-                    "MLOPS_BP_ENDPOINT": names.endpoint,
-                },
-                model_package_arn=ctx.deployment.model_package_arn,
-                tags=ctx.deployment.tags,
-            ),
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[monitoring])),
+    return endpoint
+
+
+def _deploy_on_approval(f: Foundation, blueprint: Blueprint, env: Environment, registry: ModelRegistry | None) -> None:
+    """Level 3: an approved model package starts the repository's deploy pipeline."""
+    ctx, opts = f.ctx, f.opts
+    trigger = _deploy_trigger(blueprint, env)
+    if "deploy_on_approval" not in blueprint.features or trigger is None or registry is None:
+        return
+    config_key, what = DEPLOY_TOKENS[trigger.slug]
+    token = pulumi.Config("mlops-bp").get_secret(config_key)
+    if token is None:
+        raise pulumi.RunError(
+            f"deploy on approval needs a token: pulumi config set --secret mlops-bp:{config_key} <{what}>"
         )
+    dispatch_role = _service_role(
+        f,
+        "dispatch",
+        "events.amazonaws.com",
+        "Starts the deploy pipeline on model approval",
+        [
+            {
+                "Sid": "InvokeDeployPipeline",
+                "Effect": "Allow",
+                "Action": "events:InvokeApiDestination",
+                "Resource": f.arn("events", f"api-destination/{ctx.name('approved')}-dispatch/*"),
+            }
+        ],
+    )
+    DeployOnApproval(
+        ctx.name("approved"),
+        DeployOnApprovalArgs(
+            rule_name=ctx.name("approved"),
+            trigger=trigger,
+            model_package_group=registry.group_name,
+            token=token,
+            role_arn=dispatch_role.arn,
+        ),
+        opts,
+    )
+
+
+def build_sagemaker(
+    blueprint: Blueprint, env: Environment, ctx: StackContext, opts: pulumi.ResourceOptions
+) -> dict[str, Any]:
+    features = blueprint.features
+    names = _Names(ctx, blueprint.primary_environment.name)
+    f = build_foundation(blueprint, ctx, opts)
+    outputs: dict[str, Any] = {"kms_key_arn": f.key.arn, "data_bucket": f.data_bucket.bucket_name}
+    if f.artifacts_bucket is not None:
+        outputs["artifacts_bucket"] = f.artifacts_bucket.bucket_name
+    if f.registry is not None:
+        outputs["repository_url"] = f.registry.repository_url
+    if "notebook" in features:
+        outputs["notebook_name"] = _notebook(f, blueprint).instance.name
+    topic = _alarm_topic(f, blueprint)
+    if topic is not None:
+        outputs["alarm_topic_arn"] = topic.arn
+    training = _training(f, blueprint, names, topic)
+    if training.registry is not None:
+        outputs["model_package_group"] = training.registry.group_name
+    if training.pipeline is not None:
+        outputs["training_pipeline_name"] = training.pipeline.pipeline_name
+    endpoint = _serving(f, blueprint, env, names, topic, training)
+    if endpoint is not None:
         outputs["endpoint_name"] = endpoint.endpoint_name
         outputs["endpoint_url"] = pulumi.Output.concat(
             f"https://runtime.sagemaker.{ctx.region}.amazonaws.com/endpoints/", endpoint.endpoint_name, "/invocations"
         )
-
-        if (
-            capture_uri is not None
-            and "model_monitor" in features
-            and pipeline is not None
-            and training_role is not None
-            and topic is not None
-        ):
-            retrain_role = _service_role(
-                f,
-                "retrain",
-                "events.amazonaws.com",
-                "Starts the training pipeline on drift",
-                [
-                    {
-                        "Sid": "StartPipeline",
-                        "Effect": "Allow",
-                        "Action": "sagemaker:StartPipelineExecution",
-                        "Resource": pipeline.arn,
-                    }
-                ],
-            )
-            DataQualityMonitor(
-                ctx.name("data-quality"),
-                DataQualityMonitorArgs(
-                    project=ctx.project,
-                    endpoint_name=names.endpoint,
-                    region=ctx.region,
-                    schedule_cron=blueprint.monitoring.monitor_schedule,
-                    role_arn=training_role.arn,
-                    artifacts_bucket=f.artifacts_bucket.bucket_name,
-                    kms_key_arn=f.key.arn,
-                    drift_threshold=blueprint.monitoring.drift_threshold,
-                    topic_arn=topic.arn,
-                    pipeline_arn=pipeline.arn,
-                    retrain_role_arn=retrain_role.arn,
-                    subnet_ids=subnets,
-                    security_group_ids=security_groups,
-                ),
-                pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[endpoint])),
-            )
-
-        if "dashboard" in features:
-            OperationsDashboard(
-                ctx.name("dashboard"),
-                OperationsDashboardArgs(
-                    dashboard_name=ctx.name("operations"),
-                    project=ctx.project,
-                    region=ctx.region,
-                    endpoints=((names.endpoint, endpoint.variant_names),),
-                ),
-                opts,
-            )
-
-    trigger = _deploy_trigger(blueprint, env)
-    if "deploy_on_approval" in features and trigger is not None and registry is not None:
-        config_key, what = DEPLOY_TOKENS[trigger.slug]
-        token = pulumi.Config("mlops-bp").get_secret(config_key)
-        if token is None:
-            raise pulumi.RunError(
-                f"deploy on approval needs a token: pulumi config set --secret mlops-bp:{config_key} <{what}>"
-            )
-        dispatch_role = _service_role(
-            f,
-            "dispatch",
-            "events.amazonaws.com",
-            "Starts the deploy pipeline on model approval",
-            [
-                {
-                    "Sid": "InvokeDeployPipeline",
-                    "Effect": "Allow",
-                    "Action": "events:InvokeApiDestination",
-                    "Resource": f.arn("events", f"api-destination/{ctx.name('approved')}-dispatch/*"),
-                }
-            ],
-        )
-        DeployOnApproval(
-            ctx.name("approved"),
-            DeployOnApprovalArgs(
-                rule_name=ctx.name("approved"),
-                trigger=trigger,
-                model_package_group=registry.group_name,
-                token=token,
-                role_arn=dispatch_role.arn,
-            ),
-            opts,
-        )
-
+    _deploy_on_approval(f, blueprint, env, training.registry)
     # The CI identity comes last: its policy names the endpoint, pipeline and registry.
     ci = f.attach_ci_identity(blueprint, env, _ci_statements(f, blueprint, names))
     if ci is not None:
