@@ -8,14 +8,17 @@ the policy tests read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from threading import Lock
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from .base import COMPONENT_CAPABILITY
 from .graph import CapturedResource, ResourceGraph
@@ -169,6 +172,42 @@ def _with_capabilities(resources: list[CapturedResource]) -> list[CapturedResour
     return tagged
 
 
+@contextmanager
+def _owned_event_loops() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop for one capture, whose worker threads' loops are closed with it.
+
+    Pulumi's mock monitor runs each registration in a thread of the loop's default executor,
+    and each such thread makes itself an event loop (`_ensure_event_loop`) that nobody closes.
+    Left to the garbage collector at interpreter exit, such a loop's `__del__` can run after
+    its self-pipe socket was finalised and print "Invalid file descriptor: -1". Here every
+    thread gets its loop from us; the threads are joined and all the loops closed before the
+    capture returns.
+    """
+    loops: list[asyncio.AbstractEventLoop] = []
+    lock = Lock()
+
+    def own_loop() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        with lock:
+            loops.append(loop)
+
+    main = asyncio.new_event_loop()
+    executor = ThreadPoolExecutor(thread_name_prefix="mlops-bp-capture", initializer=own_loop)
+    main.set_default_executor(executor)
+    asyncio.set_event_loop(main)
+    try:
+        yield main
+    finally:
+        try:
+            main.run_until_complete(main.shutdown_asyncgens())
+        finally:
+            executor.shutdown(wait=True)
+            for loop in [*loops, main]:
+                loop.close()
+            asyncio.set_event_loop(None)
+
+
 def capture(
     program: Callable[[], Any],
     *,
@@ -184,8 +223,10 @@ def capture(
     mocks = mocks or PlanMocks(region)
     pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     monitor = _CapturingMonitor(mocks, project, stack)
-    settings.ROOT.set(None)  # a fresh root stack for every capture
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    _sync_await(run_pulumi_func(program))
+    with _owned_event_loops() as loop:
+        # set_mocks binds Pulumi's runtime state to the current event loop: set it up inside.
+        settings.ROOT.set(None)  # a fresh root stack for every capture
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        loop.run_until_complete(run_pulumi_func(program))
     resources = sorted(_with_capabilities(monitor.captured), key=lambda r: r.urn)
     return ResourceGraph(project=project, stack=stack, resources=resources)
