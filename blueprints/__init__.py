@@ -21,6 +21,8 @@ _EXPORTS = {
     "BLUEPRINT_FILENAME": "constants",
     "SCHEMA_FILENAME": "constants",
     "SPEC_VERSION": "constants",
+    "ENDPOINT_SMALLEST_INSTANCE": "instances",
+    "has_local_nvme": "instances",
     "EndpointMode": "enums",
     "MaturityLevel": "enums",
     "Platform": "enums",
@@ -55,6 +57,7 @@ __all__ = [
     "CAPABILITIES",
     "ClusterSettings",
     "EndpointMode",
+    "ENDPOINT_SMALLEST_INSTANCE",
     "Environment",
     "FEATURES",
     "Feature",
@@ -80,6 +83,7 @@ __all__ = [
     "dump_blueprint",
     "features_at",
     "format_validation_error",
+    "has_local_nvme",
     "json_schema",
     "load_blueprint",
     "save_blueprint",
@@ -104,6 +108,7 @@ if TYPE_CHECKING:
     from .constants import BLUEPRINT_FILENAME, SCHEMA_FILENAME, SPEC_VERSION
     from .enums import EndpointMode, MaturityLevel, Platform
     from .errors import BlueprintError, MlopsBpError, UserError, format_validation_error
+    from .instances import ENDPOINT_SMALLEST_INSTANCE, has_local_nvme
     from .io import blueprint_from_data, dump_blueprint, json_schema, load_blueprint, save_blueprint
     from .kubernetes import ClusterSettings, KubernetesServing, KubernetesSettings
     from .models import (

@@ -71,7 +71,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("pipeline_failure_alerts", 2, "monitoring", "Failed pipeline runs notify the alarm topic"),
     Feature("multi_environment", 3, "serving", "Staging and prod environments"),
     Feature("blue_green", 3, "serving", "Blue/green endpoint updates with automatic rollback on alarms"),
-    Feature("ab_variants", 3, "serving", "Two production variants with weighted traffic"),
+    Feature("ab_variants", 3, "serving", "Champion/challenger variants, each serving its own approved package"),
     Feature("deploy_on_approval", 3, "serving", "Model approval dispatches the repo's deploy workflow"),
     Feature("data_capture", 4, "serving", "Endpoint data capture to the artifacts bucket"),
     Feature("model_monitor", 4, "monitoring", "Data-quality monitoring schedule"),
@@ -104,7 +104,8 @@ FIELD_MIN_LEVEL: dict[str, int] = {
 }
 
 _DEV = {"name": "dev", "endpoint": "serverless", "requires_approval": False}
-_STAGING = {"name": "staging", "endpoint": "realtime", "requires_approval": False}
+# Staging scales to zero between deploys; prod keeps one small real-time instance warm.
+_STAGING = {"name": "staging", "endpoint": "serverless", "requires_approval": False}
 _PROD = {"name": "prod", "endpoint": "realtime", "requires_approval": True}
 
 # Defaults that depend on the level; everything else defaults in the models.

@@ -10,8 +10,10 @@ from . import catalog
 from .constants import SPEC_VERSION
 from .enums import EndpointMode, MaturityLevel, Platform
 from .errors import BlueprintError, UserError, format_validation_error
-from .kubernetes import KubernetesSettings
-from .regions import AWS_REGIONS
+from .instances import ENDPOINT_SMALLEST_INSTANCE
+from .kubernetes import KubernetesServing, KubernetesSettings
+from .limits import ALARMS_PER_VARIANT, MAX_ROLLBACK_ALARMS, name_prefix_error
+from .regions import AWS_REGIONS, MODEL_MONITOR_REGISTRIES
 
 __all__ = [
     "PATTERN_HINTS",
@@ -41,7 +43,7 @@ PATTERN_HINTS = {
     "github": "must be OWNER/REPO, e.g. acme/fraud-model",
     "instance_type": "must be a SageMaker instance type such as ml.m5.large",
     "schedule": "must be cron(m h dom mon dow year) or rate(N minutes|hours|days)",
-    "monitor_schedule": "must be cron(m h dom mon dow year)",
+    "monitor_schedule": "must be hourly cron(0 * ? * * *), daily cron(0 H ? * * *) or every N hours cron(0 H/N ? * * *)",
     "alarm_email": "must be an e-mail address",
     "image_tag": "must be a Docker tag: letters, digits, '_', '.', '-'",
     "subnet_ids": "must be subnet ids like subnet-0123abcd",
@@ -50,6 +52,8 @@ PATTERN_HINTS = {
     "gitlab": "must be GROUP/PROJECT (subgroups allowed), e.g. acme/ml/fraud-model",
     "gitlab_host": "must be a host name such as gitlab.com",
 }
+# Model Monitor accepts hourly, daily at an hour, or every N hours (CreateMonitoringSchedule).
+MONITOR_SCHEDULE_PATTERN = r"^cron\(0 (\*|([01]?[0-9]|2[0-3])(/([1-9]|1[0-9]|2[0-4]))?) \? \* \* \*\)$"
 SCHEDULE_PATTERN = r"^(cron\(([^ )]+ ){5}[^ )]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$"
 
 
@@ -111,7 +115,9 @@ class Variant(_Strict):
 
 
 def _default_variants() -> list[Variant]:
-    return [Variant(name="blue", weight=0.9), Variant(name="green", weight=0.1)]
+    # One variant: updates are blue/green canaries with automatic rollback. A challenger is a
+    # second variant with its own approved package (stack config mlops-bp:variantModelPackages).
+    return [Variant(name="primary", weight=1.0)]
 
 
 class ServingSettings(_Strict):
@@ -120,9 +126,19 @@ class ServingSettings(_Strict):
     )
     serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
     serverless_max_concurrency: int = Field(5, ge=1, le=200)
-    instance_type: str = Field("ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_type: str = Field(
+        ENDPOINT_SMALLEST_INSTANCE,
+        pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$",
+        description="Instance type of real-time endpoints (default: the smallest they accept).",
+    )
     instance_count: int = Field(1, ge=1, le=100, description="Instances per variant of a real-time endpoint.")
-    variants: list[Variant] = Field(default_factory=_default_variants, min_length=1, max_length=10)
+    variants: list[Variant] = Field(
+        default_factory=_default_variants,
+        min_length=1,
+        max_length=MAX_ROLLBACK_ALARMS // ALARMS_PER_VARIANT,
+        description="Production variants (champion first); at most 5, as blue/green rollback "
+        "watches 2 alarms per variant and SageMaker allows 10.",
+    )
     min_capacity: int = Field(1, ge=1, le=100)
     max_capacity: int = Field(4, ge=1, le=100)
     target_invocations_per_instance: int = Field(100, ge=1, le=100000)
@@ -158,7 +174,19 @@ class MonitoringSettings(_Strict):
     drift_threshold: float = Field(
         0.2, gt=0, le=1, description="Share of features violating the baseline that counts as drift."
     )
-    monitor_schedule: str = Field("cron(0 * ? * * *)", pattern=r"^cron\(.+\)$")
+    monitor_schedule: str = Field(
+        "cron(0 0 ? * * *)",
+        pattern=MONITOR_SCHEDULE_PATTERN,
+        description="Model Monitor cadence: daily by default; hourly is cron(0 * ? * * *).",
+    )
+
+    @property
+    def interval_hours(self) -> int:
+        """Hours between two monitoring runs (the drift alarm's period)."""
+        hours = self.monitor_schedule.split(" ")[1]
+        if hours == "*":
+            return 1
+        return int(hours.split("/")[1]) if "/" in hours else 24
 
 
 class Blueprint(_Strict):
@@ -257,6 +285,24 @@ class Blueprint(_Strict):
             raise ValueError("environments: real-time endpoints need level 3 or higher")
         if self.github and self.gitlab:
             raise ValueError("github, gitlab: set one CI system; the deploy role trusts exactly one repository")
+        if self.platform is Platform.KUBERNETES and self.has_challengers:
+            if any(round(v.weight * 100) < 1 for v in self.serving.variants):
+                raise ValueError("serving.variants: every variant needs a weight of at least 0.01 on kubernetes")
+            if self.kubernetes.serving is KubernetesServing.KSERVE and len(self.serving.variants) != 2:
+                raise ValueError("serving.variants: a KServe canary takes exactly two variants (stable first, canary second)")
+        too_long = name_prefix_error(self.name, names, self.platform)
+        if too_long:
+            raise ValueError(too_long)
+        if (
+            self.platform is Platform.SAGEMAKER
+            and "model_monitor" in self.features
+            and any(e.endpoint is EndpointMode.REALTIME for e in self.environments)
+            and self.region not in MODEL_MONITOR_REGISTRIES
+        ):
+            raise ValueError(
+                f"region: SageMaker Model Monitor (level 4 data-quality monitoring) is not offered in "
+                f"{self.region}; one of {', '.join(sorted(MODEL_MONITOR_REGISTRIES))}"
+            )
         if (
             self.platform is Platform.KUBERNETES
             and self.kubernetes.cluster.create
@@ -269,6 +315,11 @@ class Blueprint(_Strict):
     def features(self) -> frozenset[str]:
         """The catalog features switched on at this blueprint's level."""
         return catalog.features_at(int(self.level))
+
+    @property
+    def has_challengers(self) -> bool:
+        """Traffic is split between variants (a champion and challengers) at this level."""
+        return "ab_variants" in self.features and len(self.serving.variants) > 1
 
     @property
     def ci_repository(self) -> str | None:

@@ -76,6 +76,14 @@ def plan(
     gitlab: GitlabOpt = None,
     env: EnvOpt = None,
     as_json: JsonOpt = False,
+    after_deploy: Annotated[
+        bool,
+        typer.Option(
+            "--deployed",
+            help="Show the stack after its first deploy (serving, schedules, monitoring), with placeholder images "
+            "and model package, instead of a fresh account's first `pulumi up`.",
+        ),
+    ] = False,
 ) -> None:
     """Preview offline every resource a blueprint declares (no cloud account, no Pulumi CLI)."""
     blueprint = resolve_blueprint(
@@ -83,11 +91,14 @@ def plan(
     )
     from rich.tree import Tree
 
+    from mlops_bp.stacks.plan import FIRST_DEPLOY_NOTE, deployed
     from mlops_bp.stacks.plan import plan as run_plan
 
-    graph = run_plan(blueprint, env)
+    graph = run_plan(blueprint, env, deployed(blueprint) if after_deploy else None)
     if blueprint.ci_repository is None and "ci_oidc_role" in blueprint.features:
         err_console.print("note: no `github` (or `gitlab`) repository set, so the CI deploy role is not declared.")
+    if not after_deploy and "endpoint" in blueprint.features:
+        err_console.print(f"note: {FIRST_DEPLOY_NOTE}.")
     if as_json:
         typer.echo(graph.to_json())
         return
@@ -108,5 +119,7 @@ def plan(
         for type_, count in sorted(counts.items()):
             branch.add(f"{type_}" + (f" x{count}" if count > 1 else ""))
     out_console.print(tree)
+    if graph.outputs:
+        out_console.print("stack outputs: " + ", ".join(sorted(graph.outputs)))
     protected = sum(1 for r in graph.custom if r.protect)
     out_console.print(f"{protected} stateful resources are protected. Deploy with `pulumi up` (see README).")

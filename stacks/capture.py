@@ -156,6 +156,16 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+async def _exports() -> dict[str, Any]:
+    """The program's `pulumi.export`s (held by the root stack), resolved; secrets masked."""
+    exported = settings.get_root_resource().outputs
+    values: dict[str, Any] = {}
+    for key, value in sorted(exported.items()):
+        output = pulumi.Output.from_input(value)
+        values[key] = SECRET if await output.is_secret() else _plain(await output.future())
+    return values
+
+
 def _with_capabilities(resources: list[CapturedResource]) -> list[CapturedResource]:
     """Tag each resource with the capability of its nearest capability component."""
     by_urn = {r.urn: r for r in resources}
@@ -228,5 +238,6 @@ def capture(
         settings.ROOT.set(None)  # a fresh root stack for every capture
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
         loop.run_until_complete(run_pulumi_func(program))
+        outputs = loop.run_until_complete(_exports())
     resources = sorted(_with_capabilities(monitor.captured), key=lambda r: r.urn)
-    return ResourceGraph(project=project, stack=stack, resources=resources)
+    return ResourceGraph(project=project, stack=stack, resources=resources, outputs=outputs)

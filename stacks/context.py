@@ -11,12 +11,28 @@ __all__ = ["Deployment", "StackContext"]
 
 @dataclass(frozen=True)
 class Deployment:
-    """What a deploying CI run pins (stack config set by the repo's deploy workflow): the
-    commit, and the approved model package to serve. Empty outside CI."""
+    """What a deploying CI run pins (stack config set by the repo's deploy workflow). Empty on
+    a fresh account's first `pulumi up`, which then declares nothing that needs an image or a
+    model: serving, scheduled training and retraining appear with the first deploy.
+
+    - `image_tag`: the commit whose images CI pushed (`<repository>:<sha>` serving,
+      `<repository>:train-<sha>` training); scheduled and drift-started runs use them.
+    - `model_package_arn`: the approved model package every variant serves (level 2 on);
+      `variant_packages` names another approved package for some variants (challengers).
+    - `baseline_uri`: S3 prefix of the served package's drift-check baseline
+      (statistics.json, constraints.json), which data-quality monitoring compares against.
+    """
 
     git_sha: str | None = None
     model_version: str | None = None
     model_package_arn: str | None = None
+    image_tag: str | None = None
+    variant_packages: tuple[tuple[str, str], ...] = ()
+    baseline_uri: str | None = None
+
+    def package_for(self, variant: str) -> str | None:
+        """The model package `variant` serves: its own, else the champion's."""
+        return dict(self.variant_packages).get(variant, self.model_package_arn)
 
     @property
     def tags(self) -> dict[str, str]:

@@ -8,14 +8,17 @@ from typing import Any
 
 import pulumi
 
-from mlops_bp.blueprints import MlopsBpError, UserError, blueprint_from_data, load_blueprint
+from mlops_bp.blueprints import Blueprint, MlopsBpError, UserError, blueprint_from_data, load_blueprint
 
 from .context import Deployment
 from .program import build
 
-__all__ = ["MODEL_PACKAGE_ARN", "blueprint_data_from_config", "run_from_config"]
+__all__ = ["MODEL_PACKAGE_ARN", "blueprint_data_from_config", "deployment_from_config", "run_from_config"]
 
 MODEL_PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+/\d+")
+# A commit CI built images for; `train-<tag>` must stay within ECR's 128 characters.
+IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,121}")
+BASELINE_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*'()/-]*)?")
 
 _SCALAR_KEYS = ("name", "platform", "region", "github", "oidc_provider_arn")
 _OBJECT_KEYS = (
@@ -64,12 +67,39 @@ def _run(config: pulumi.Config, stack: str) -> None:
     else:
         blueprint = blueprint_from_data(overrides, "stack config")
     environment = config.get("environment") or (stack if any(e.name == stack for e in blueprint.environments) else None)
-    model_package_arn = config.get("modelPackageArn")
-    if model_package_arn and not MODEL_PACKAGE_ARN.fullmatch(model_package_arn):
-        raise UserError(f"mlops-bp:modelPackageArn: not a SageMaker model package ARN (got {model_package_arn!r})")
-    deployment = Deployment(
+    build(blueprint, environment, deployment_from_config(config, blueprint))
+
+
+def _checked(config: pulumi.Config, key: str, pattern: re.Pattern[str], what: str) -> str | None:
+    value = config.get(key) or None
+    if value is not None and not pattern.fullmatch(value):
+        raise UserError(f"mlops-bp:{key}: not {what} (got {value[:200]!r})")
+    return value
+
+
+def deployment_from_config(config: pulumi.Config, blueprint: Blueprint) -> Deployment:
+    """What the deploy workflow pinned in stack config, each value checked: it may come from an
+    event payload, so it is untrusted input."""
+    image_tag = _checked(config, "imageTag", IMAGE_TAG, "an image tag")
+    if image_tag == "latest":
+        raise UserError("mlops-bp:imageTag: must be a commit's tag, not 'latest'")
+    variant_packages = config.get_object("variantModelPackages") or {}
+    if not isinstance(variant_packages, dict):
+        raise UserError("mlops-bp:variantModelPackages: must be an object {variant: model package ARN}")
+    variants = {v.name for v in blueprint.serving.variants}
+    for variant, arn in variant_packages.items():
+        if variant not in variants:
+            raise UserError(
+                f"mlops-bp:variantModelPackages: {str(variant)[:64]!r} is not a serving variant "
+                f"(one of {', '.join(sorted(variants))})"
+            )
+        if not isinstance(arn, str) or not MODEL_PACKAGE_ARN.fullmatch(arn):
+            raise UserError(f"mlops-bp:variantModelPackages.{variant}: not a SageMaker model package ARN")
+    return Deployment(
         git_sha=config.get("gitSha"),
         model_version=config.get("modelVersion"),
-        model_package_arn=model_package_arn or None,
+        model_package_arn=_checked(config, "modelPackageArn", MODEL_PACKAGE_ARN, "a SageMaker model package ARN"),
+        image_tag=image_tag,
+        variant_packages=tuple(sorted(variant_packages.items())),
+        baseline_uri=_checked(config, "baselineUri", BASELINE_URI, "an S3 URI (s3://bucket/prefix)"),
     )
-    build(blueprint, environment, deployment)

@@ -40,11 +40,15 @@ class CapturedResource:
 
 @dataclass
 class ResourceGraph:
-    """Every resource one program run registered, in registration order."""
+    """Every resource one program run registered (sorted by URN) and the stack's outputs.
+
+    Output values are what the program computed under the plan's mocks: names derived from the
+    blueprint are real, ids and ARNs the provider would assign are the mocks' stand-ins (account 123456789012, `-mock` names)."""
 
     project: str
     stack: str
     resources: list[CapturedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[CapturedResource]:
         return iter(self.resources)
@@ -74,7 +78,12 @@ class ResourceGraph:
         return {r.type for r in self.custom}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"project": self.project, "stack": self.stack, "resources": [asdict(r) for r in self.resources]}
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [asdict(r) for r in self.resources],
+            "outputs": self.outputs,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str)

@@ -5,20 +5,41 @@ from __future__ import annotations
 from mlops_bp.blueprints import Blueprint
 
 from .aws.sagemaker import DEPLOY_TOKENS
-from .capture import capture
+from .capture import MOCK_ACCOUNT_ID, capture
+from .context import Deployment
 from .graph import ResourceGraph
 from .program import build
 
-__all__ = ["plan"]
+__all__ = ["FIRST_DEPLOY_NOTE", "deployed", "plan"]
 
 _DEPLOY_TOKEN_KEYS = tuple(f"mlops-bp:{key}" for key, _ in DEPLOY_TOKENS.values())
 
+# Said wherever a day-one plan shows no serving: the first deploy pins what to serve.
+FIRST_DEPLOY_NOTE = (
+    "serving, scheduled training and drift retraining are created at the first deploy, which pins "
+    "the images CI pushed and (from level 2) the approved model package; `plan --deployed` shows them"
+)
 
-def plan(blueprint: Blueprint, environment: str | None = None) -> ResourceGraph:
-    """Every resource `pulumi up` would declare for `blueprint` in `environment`."""
+
+def deployed(blueprint: Blueprint) -> Deployment:
+    """A deploy as the repo's deploy workflow makes it, with placeholder values: the shape of the
+    stack once it serves (for `plan --deployed` and cost estimates). Nothing real is named."""
+    group = f"{blueprint.name}-{blueprint.primary_environment.name}-models"
+    return Deployment(
+        git_sha="0" * 40,
+        model_version="1",
+        image_tag="0" * 40,
+        model_package_arn=f"arn:aws:sagemaker:{blueprint.region}:{MOCK_ACCOUNT_ID}:model-package/{group}/1",
+        baseline_uri=f"s3://{blueprint.name}-artifacts-placeholder/pipelines/run/baseline",
+    )
+
+
+def plan(blueprint: Blueprint, environment: str | None = None, deployment: Deployment | None = None) -> ResourceGraph:
+    """Every resource `pulumi up` would declare for `blueprint` in `environment`: on a fresh
+    account by default, or after a deploy that pinned `deployment`."""
     env = blueprint.environment(environment)
     return capture(
-        lambda: build(blueprint, env.name),
+        lambda: build(blueprint, env.name, deployment),
         project=blueprint.name,
         stack=env.name,
         region=blueprint.region,

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from mlops_bp.stacks.graph import ResourceGraph
+from mlops_bp.stacks.plan import deployed as deployed_state
 from mlops_bp.stacks.plan import plan
 
 from .conftest import make_blueprint
@@ -15,8 +16,13 @@ LEVEL_ENVS = [(level, env) for level in range(5) for env in (("dev",) if level <
 
 
 @cache
-def graph(level: int, env: str = "dev", platform: str = "sagemaker", **frozen_overrides: Any) -> ResourceGraph:
-    return plan(make_blueprint(level, platform, **{k: json.loads(v) for k, v in frozen_overrides.items()}), env)
+def graph(
+    level: int, env: str = "dev", platform: str = "sagemaker", deployed: bool = False, **frozen_overrides: Any
+) -> ResourceGraph:
+    """The captured graph: on a fresh account, or `deployed` (after a first deploy that pinned
+    images, a model package and its baseline, with placeholder values)."""
+    blueprint = make_blueprint(level, platform, **{k: json.loads(v) for k, v in frozen_overrides.items()})
+    return plan(blueprint, env, deployed_state(blueprint) if deployed else None)
 
 
 def overrides(**values: Any) -> dict[str, str]:

@@ -132,10 +132,12 @@ def test_quota_needs_follow_the_spec():
     assert dict(quota_needs(level3)) == {
         "ml.t3.medium for notebook instance usage": 1,
         "ml.c5.xlarge for spot training job usage": 2,
-        # staging and prod are real-time, two variants each, one instance per variant
-        "ml.m5.large for endpoint usage": 4,
+        # prod is real-time (staging serverless): one variant, one instance, twice during blue/green
+        "ml.t2.medium for endpoint usage": 2,
     }
-    assert dict(quota_needs(make_blueprint(4)))["ml.m5.large for endpoint usage"] == 2 * 2 * 4  # max_capacity
+    assert dict(quota_needs(make_blueprint(4)))["ml.t2.medium for endpoint usage"] == 4 * 2  # max_capacity
+    two = [{"name": "champion", "weight": 0.8}, {"name": "challenger", "weight": 0.2}]
+    assert dict(quota_needs(make_blueprint(3, serving={"variants": two})))["ml.t2.medium for endpoint usage"] == 4
     assert quota_needs(make_blueprint(4, "kubernetes")) == []
 
 

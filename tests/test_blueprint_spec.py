@@ -28,7 +28,7 @@ def bp(**data) -> Blueprint:
     return blueprint_from_data({"name": "fraud-detect", "level": 1, **data})
 
 
-@pytest.mark.parametrize("name", ["abc", "fraud-detect", "a1-b2-c3", "x" * 40, "9lives"])
+@pytest.mark.parametrize("name", ["abc", "fraud-detect", "a1-b2-c3", "x" * 32, "9lives"])
 def test_valid_names(name):
     assert bp(name=name).name == name
 
@@ -80,7 +80,7 @@ def test_environments_default_per_level():
     assert [e.name for e in level3.environments] == ["dev", "staging", "prod"]
     assert [e.endpoint for e in level3.environments] == [
         EndpointMode.SERVERLESS,
-        EndpointMode.REALTIME,
+        EndpointMode.SERVERLESS,  # staging scales to zero between deploys
         EndpointMode.REALTIME,
     ]
     assert level3.environment("prod").requires_approval
@@ -137,7 +137,7 @@ def test_overrides_that_need_a_higher_level_say_which(path, min_level):
         "monitoring.error_5xx_threshold": 2,
         "monitoring.alarm_email": "ops@example.com",
         "monitoring.drift_threshold": 0.5,
-        "monitoring.monitor_schedule": "cron(0 0 ? * * *)",
+        "monitoring.monitor_schedule": "cron(0 6 ? * * *)",
     }
     data = {section: values[path]} if not key else {section: {key: values[path]}}
     with pytest.raises(
@@ -236,3 +236,34 @@ def test_every_public_name_resolves_lazily():
         assert getattr(package, name) is not None
     with pytest.raises(AttributeError):
         package.NoSuchName  # noqa: B018
+
+
+def test_name_and_environment_must_leave_room_for_aws_names():
+    # <name>-<env> starts every physical name; IAM role names (64, Pulumi adds 8) bound it.
+    assert bp(name="x" * 32)  # x...x-dev: 36 characters, the SageMaker limit
+    with pytest.raises(BlueprintError, match=r"^name, environments: 'x{33}-dev' is 37 characters; on sagemaker"):
+        bp(name="x" * 33)
+    with pytest.raises(BlueprintError, match=r"'x{29}-staging' is 37 characters"):
+        bp(name="x" * 29, level=3)
+    with pytest.raises(BlueprintError, match=r"on kubernetes '<name>-<environment>' may have at most 29"):
+        bp(name="x" * 26, platform="kubernetes")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "hours"),
+    [("cron(0 0 ? * * *)", 24), ("cron(0 * ? * * *)", 1), ("cron(0 6 ? * * *)", 24), ("cron(0 0/6 ? * * *)", 6)],
+)
+def test_monitor_schedules_model_monitor_accepts(schedule, hours):
+    assert bp(level=4, monitoring={"monitor_schedule": schedule}).monitoring.interval_hours == hours
+
+
+@pytest.mark.parametrize("schedule", ["cron(*/5 * ? * * *)", "cron(0 0 1 * ? *)", "rate(1 day)", "cron(0 25 ? * * *)"])
+def test_monitor_schedules_model_monitor_refuses(schedule):
+    with pytest.raises(BlueprintError, match=r"^monitoring.monitor_schedule: must be hourly"):
+        bp(level=4, monitoring={"monitor_schedule": schedule})
+
+
+def test_blue_green_rollback_alarms_fit_the_api_limit():
+    six = [{"name": f"v{i}", "weight": 1 / 6} for i in range(6)]
+    with pytest.raises(BlueprintError, match=r"^serving.variants: "):
+        bp(level=3, serving={"variants": six})

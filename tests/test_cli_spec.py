@@ -34,11 +34,20 @@ def test_plan_prints_the_tree_grouped_by_capability():
     result = run("plan", "--level", "2", "--github", "acme/fraud-detect", "--name", "fraud-detect")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "fraud-detect level 2 on sagemaker, environment dev, us-east-1: 44 resources" in out
-    for capability in ("storage", "registry", "training", "serving", "monitoring", "iam"):
+    assert "fraud-detect level 2 on sagemaker, environment dev, us-east-1: 33 resources" in out
+    assert "created at the first deploy" in result.stderr  # day one: no endpoint, says why
+    assert "stack outputs: " in out and "training_pipeline_name" in out
+    for capability in ("storage", "registry", "training", "monitoring", "iam"):  # serving: at first deploy
         assert capability in out
     assert "aws:sagemaker/pipeline:Pipeline" in out
     assert "protected" in out
+
+
+def test_plan_deployed_shows_the_stack_once_it_serves():
+    result = run("plan", "--level", "2", "--github", "acme/fraud-detect", "--deployed")
+    assert result.exit_code == 0, result.output
+    assert "aws:sagemaker/endpoint:Endpoint" in result.stdout and "aws:scheduler/schedule:Schedule" in result.stdout
+    assert "first deploy" not in result.stderr
 
 
 def test_plan_json_is_the_captured_graph():
@@ -47,7 +56,9 @@ def test_plan_json_is_the_captured_graph():
     data = json.loads(result.stdout)
     assert data["project"] == "mlops-demo" and data["stack"] == "dev"
     types = {r["type"] for r in data["resources"]}
-    assert "aws:sagemaker/endpoint:Endpoint" in types
+    assert "aws:sagemaker/endpoint:Endpoint" not in types  # nothing to serve before the first deploy
+    assert data["outputs"]["endpoint"] == "created at first deploy"
+    assert data["outputs"]["repository_url"].endswith(".amazonaws.com/mlops-demo-dev")
     bucket = next(r for r in data["resources"] if r["type"] == "aws:s3/bucket:Bucket")
     assert bucket["protect"] is True and bucket["urn"].startswith("urn:pulumi:dev::mlops-demo::")
     assert set(bucket) >= {"type", "name", "urn", "parent", "inputs", "protect", "capability"}

@@ -60,14 +60,24 @@ def test_every_price_has_a_source_and_date():
     assert table.region_multipliers.multipliers[table.base_region] == 1.0
 
 
-def test_idle_cost_stays_low_below_real_time_endpoints():
-    """The catalog's defaults (serverless dev endpoint, stop-on-idle notebook) keep levels 0-2
-    cheap while idle; real-time staging/prod endpoints from level 3 are what costs."""
-    idle = {}
-    for level in (0, 2, 3):
-        blueprint = make_blueprint(level)
-        idle[level] = sum(
-            estimate(plan(blueprint, env.name), usage_for(blueprint)).idle_total for env in blueprint.environments
-        )
-    assert idle[0] < 10 and idle[2] < 10
-    assert idle[3] > 100
+# Idle $/month goals of the default blueprint once it serves (issue: "a bill below the AWS
+# SageMaker MLOps project template", about $168/month): what `mlops-bp cost --compare` shows.
+IDLE_GOALS = {0: 10, 1: 10, 2: 10, 3: 60, 4: 100}
+
+
+@pytest.mark.parametrize("level", sorted(IDLE_GOALS))
+def test_default_idle_bill_stays_under_the_goal(level):
+    from mlops_bp.stacks.cost.blueprint import estimate_blueprint
+
+    estimate_ = estimate_blueprint(make_blueprint(level))
+    assert not estimate_.unpriced
+    assert estimate_.idle_total <= IDLE_GOALS[level], f"level {level}: ${estimate_.idle_total:.2f}/month idle"
+
+
+def test_the_estimate_is_of_the_stack_once_it_serves():
+    """Before the first deploy there is no endpoint; the estimate prices the serving stack."""
+    blueprint = make_blueprint(3)
+    day_one = sum(estimate(plan(blueprint, e.name), usage_for(blueprint)).idle_total for e in blueprint.environments)
+    from mlops_bp.stacks.cost.blueprint import estimate_blueprint
+
+    assert estimate_blueprint(blueprint).idle_total > day_one + 30  # prod's real-time instance

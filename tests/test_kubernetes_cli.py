@@ -19,7 +19,6 @@ def test_plan_kubernetes_level4():
     for expected in (
         "kubernetes:helm.sh/v3:Release",
         "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
-        "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
         "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
         "aws:ecr/repository:Repository",
     ):

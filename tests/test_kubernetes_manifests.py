@@ -20,10 +20,12 @@ KUBERNETES_VERSION = "1.31.0"
 EKS = {"cluster": {"create": True, "subnet_ids": ["subnet-0123abcd", "subnet-4567abcd"]}}
 # Every shape the platform produces: each level, both serving modes, both MLflow stores, a
 # created cluster, and a non-primary environment.
+CANARY = [{"name": "blue", "weight": 0.9}, {"name": "green", "weight": 0.1}]  # a challenger variant
 CONFIGS = {
     **{f"level{n}": (n, "dev", {}) for n in range(5)},
     "level4-prod": (4, "prod", {}),
-    "level4-kserve": (4, "dev", {"kubernetes": {"serving": "kserve"}}),
+    "level4-canary": (4, "dev", {"serving": {"variants": CANARY}}),
+    "level4-kserve": (4, "dev", {"kubernetes": {"serving": "kserve"}, "serving": {"variants": CANARY}}),
     "level4-postgres-eks": (4, "dev", {"kubernetes": {"tracking_store": "postgres", **EKS}}),
 }
 # Custom resources: their schemas come with their operators, not with Kubernetes.
@@ -82,7 +84,7 @@ def test_pod_security_on_every_pod_template(config):
 
 
 def test_pod_security_covers_every_workload():
-    names = {where for where, _ in pod_specs(objects("level4"))}
+    names = {where for where, _ in pod_specs(objects("level4-canary"))}
     assert names == {
         "Deployment/notebook",
         "Deployment/model-server",

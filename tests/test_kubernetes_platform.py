@@ -24,7 +24,7 @@ KINDS_ADDED = {
     0: {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount", "PersistentVolumeClaim", "Deployment", "Service"},
     1: {"HorizontalPodAutoscaler", "PodDisruptionBudget"},
     2: {"CronJob"},
-    3: {"HTTPRoute", "Role", "RoleBinding"},
+    3: {"Role", "RoleBinding"},  # HTTPRoute only with a challenger variant
     4: {"Release", "ServiceMonitor", "PrometheusRule", "ConfigMap"},
 }
 
@@ -137,8 +137,18 @@ def test_mlflow_postgres_option_reads_the_uri_from_a_secret_file():
     assert 5432 in egress_ports
 
 
-def test_level3_canary_variants_behind_weighted_route():
+# A challenger is opt-in: a second variant (the default is one model server).
+CANARY = [{"name": "blue", "weight": 0.9}, {"name": "green", "weight": 0.1}]
+
+
+def test_level3_one_model_server_by_default():
     g = graph(3, "prod", K8S)
+    assert [r.inputs["metadata"]["name"] for r in k8s_objects(g, "Deployment") if "model-server" in r.inputs["metadata"]["name"]] == ["model-server"]
+    assert not k8s_objects(g, "HTTPRoute")
+
+
+def test_level3_canary_variants_behind_weighted_route():
+    g = graph(3, "prod", K8S, **overrides(serving={"variants": CANARY}))
     assert named(g, "Namespace", "fraud-detect-prod")
     # The stable variant is the Deployment of the levels below; the canary is added beside it.
     assert named(g, "Deployment", "model-server") and named(g, "Deployment", "model-server-green")
@@ -176,7 +186,7 @@ def test_level3_ci_rbac_is_limited_to_its_namespace():
 
 
 def test_kserve_option_uses_inference_service_canary():
-    g = graph(3, "prod", K8S, **overrides(kubernetes={"serving": "kserve"}))
+    g = graph(3, "prod", K8S, **overrides(kubernetes={"serving": "kserve"}, serving={"variants": CANARY}))
     assert not [r for r in k8s_objects(g, "Deployment") if "model-server" in r.inputs["metadata"]["name"]]
     isvc = named(g, "InferenceService", "model-server").inputs
     assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
@@ -190,9 +200,8 @@ def test_kserve_option_uses_inference_service_canary():
 
 def test_kserve_canary_needs_two_variants():
     three = [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.3}, {"name": "c", "weight": 0.2}]
-    blueprint = make_blueprint(3, K8S, kubernetes={"serving": "kserve"}, serving={"variants": three})
-    with pytest.raises(UserError, match=r"serving.variants: a KServe canary takes exactly two"):
-        plan(blueprint, "prod")
+    with pytest.raises(BlueprintError, match=r"serving.variants: a KServe canary takes exactly two"):
+        make_blueprint(3, K8S, kubernetes={"serving": "kserve"}, serving={"variants": three})
 
 
 def test_level4_monitoring_stack_alerts_dashboard_and_drift_retraining():
@@ -215,7 +224,7 @@ def test_level4_monitoring_stack_alerts_dashboard_and_drift_retraining():
     titles = [p["title"] for p in json.loads(dashboard["data"]["model-server.json"])["panels"]]
     assert titles == ["Invocations per second", "Average latency", "Failed requests per second", "Feature drift share"]
     drift = named(g, "CronJob", "drift-check")
-    assert drift.inputs["spec"]["schedule"] == "0 * * * *"
+    assert drift.inputs["spec"]["schedule"] == "0 0 * * *"  # daily by default
     env = {e["name"]: e["value"] for e in container_of(drift)["env"]}
     assert env["DRIFT_THRESHOLD"] == "0.2" and env["TRAINING_CRONJOB"] == "training"
     assert env["PROMETHEUS_URL"] == PROMETHEUS_URL

@@ -47,6 +47,8 @@ def test_blueprint_from_config_keys():
             "mlops-bp:tags": json.dumps({"team": "growth"}),
             "mlops-bp:gitSha": "abc1234",
             "mlops-bp:githubDispatchToken": "token-from-config",
+            "mlops-bp:modelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-dev-models/3",
+            "mlops-bp:imageTag": "abc1234",
         },
     )
     assert g.stack == "prod"
@@ -100,3 +102,53 @@ def test_bad_config_stops_with_one_clear_line():
 def test_deploy_on_approval_requires_the_token_secret():
     with pytest.raises(pulumi.RunError, match="pulumi config set --secret mlops-bp:githubDispatchToken"):
         _run("prod", {"mlops-bp:name": "churn", "mlops-bp:level": "3", "mlops-bp:github": "acme/churn"})
+
+
+DEPLOY = {
+    "mlops-bp:name": "churn",
+    "mlops-bp:level": "4",
+    "mlops-bp:github": "acme/churn",
+    "mlops-bp:githubDispatchToken": "token-from-config",
+    "mlops-bp:imageTag": "0123abc",
+    "mlops-bp:modelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-dev-models/4",
+    "mlops-bp:baselineUri": "s3://churn-dev-artifacts-x/pipelines/churn-dev-training/run1/baseline",
+}
+
+
+def test_deploy_config_pins_images_package_and_baseline():
+    g = _run("prod", DEPLOY)
+    definition = json.loads(g.one("aws:sagemaker/pipeline:Pipeline").inputs["pipelineDefinition"])
+    defaults = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    assert defaults["TrainingImage"].endswith(":train-0123abc") and defaults["ServingImage"].endswith(":0123abc")
+    job = g.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs
+    baseline = job["dataQualityBaselineConfig"]
+    assert baseline["statisticsResource"]["s3Uri"] == DEPLOY["mlops-bp:baselineUri"] + "/statistics.json"
+    assert baseline["constraintsResource"]["s3Uri"] == DEPLOY["mlops-bp:baselineUri"] + "/constraints.json"
+
+
+def test_a_challenger_variant_serves_its_own_package():
+    two = json.dumps([{"name": "champion", "weight": 0.8}, {"name": "challenger", "weight": 0.2}])
+    challenger = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-dev-models/5"
+    config = {**DEPLOY, "mlops-bp:serving": json.dumps({"variants": json.loads(two)}),
+              "mlops-bp:variantModelPackages": json.dumps({"challenger": challenger})}
+    g = _run("prod", config)
+    models = {m.name: m.inputs["primaryContainer"]["modelPackageName"] for m in g.of_type("aws:sagemaker/model:Model")}
+    assert sorted(models.values()) == sorted([DEPLOY["mlops-bp:modelPackageArn"], challenger])
+    variants = g.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs["productionVariants"]
+    assert [(v["variantName"], v["initialVariantWeight"]) for v in variants] == [("champion", 0.8), ("challenger", 0.2)]
+    assert variants[0]["modelName"] != variants[1]["modelName"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("mlops-bp:imageTag", "latest", "must be a commit's tag"),
+        ("mlops-bp:imageTag", "a b", "not an image tag"),
+        ("mlops-bp:baselineUri", "https://example.com/x", "not an S3 URI"),
+        ("mlops-bp:variantModelPackages", json.dumps({"nope": DEPLOY["mlops-bp:modelPackageArn"]}), "'nope' is not a serving variant"),
+        ("mlops-bp:variantModelPackages", json.dumps({"primary": "arn:aws:s3:::x"}), "not a SageMaker model package ARN"),
+    ],
+)
+def test_bad_deploy_config_is_one_clear_line(key, value, message):
+    with pytest.raises(pulumi.RunError, match=rf"^mlops-bp: {key}.*{message}"):
+        _run("prod", {**DEPLOY, key: value})

@@ -25,22 +25,17 @@ LEVEL0 = S3 | {
     "aws:iam/role:Role",
     "aws:iam/rolePolicy:RolePolicy",
 }
+# Day one: nothing that needs an image or a model (no endpoint, schedule or monitoring).
 LEVEL1 = LEVEL0 | {
     "aws:ecr/repository:Repository",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-    "aws:sagemaker/model:Model",
-    "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
-    "aws:sagemaker/endpoint:Endpoint",
-    "aws:cloudwatch/logGroup:LogGroup",
-    "aws:cloudwatch/metricAlarm:MetricAlarm",
     "aws:sns/topic:Topic",
     "aws:sns/topicPolicy:TopicPolicy",
 }
 LEVEL2 = LEVEL1 | {
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
     "aws:sagemaker/pipeline:Pipeline",
-    "aws:scheduler/schedule:Schedule",
     "aws:cloudwatch/eventRule:EventRule",
     "aws:cloudwatch/eventTarget:EventTarget",
 }
@@ -48,7 +43,16 @@ LEVEL3 = LEVEL2 | {
     "aws:cloudwatch/eventConnection:EventConnection",
     "aws:cloudwatch/eventApiDestination:EventApiDestination",
 }
-LEVEL4_PROD = LEVEL3 | {
+# What the first deploy adds (it pins images, a model package and its baseline).
+SERVING = {
+    "aws:sagemaker/model:Model",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+    "aws:sagemaker/endpoint:Endpoint",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+}
+SCHEDULE = {"aws:scheduler/schedule:Schedule"}
+LEVEL4_PROD = {
     "aws:s3/bucketObjectv2:BucketObjectv2",
     "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition",
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule",
@@ -56,29 +60,44 @@ LEVEL4_PROD = LEVEL3 | {
     "aws:appautoscaling/policy:Policy",
     "aws:cloudwatch/dashboard:Dashboard",
 }
-NOT_PRIMARY = {"aws:iam/openIdConnectProvider:OpenIdConnectProvider"}  # account-wide: primary env only
+NOT_PRIMARY = {  # account-wide, or experiments: primary environment only
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+    "aws:sagemaker/notebookInstance:NotebookInstance",
+    "aws:sagemaker/notebookInstanceLifecycleConfiguration:NotebookInstanceLifecycleConfiguration",
+}
+DASHBOARD = {"aws:cloudwatch/dashboard:Dashboard"}
 
 
 @pytest.mark.parametrize(
-    ("level", "env", "expected"),
+    ("level", "env", "day_one", "after_deploy"),
     [
-        (0, "dev", LEVEL0),
-        (1, "dev", LEVEL1),
-        (2, "dev", LEVEL2),
-        (3, "dev", LEVEL3),
-        (3, "staging", LEVEL3 - NOT_PRIMARY),
-        (3, "prod", LEVEL3 - NOT_PRIMARY),
-        (4, "dev", LEVEL3 | {"aws:cloudwatch/dashboard:Dashboard"}),
-        (4, "prod", LEVEL4_PROD - NOT_PRIMARY),
+        (0, "dev", LEVEL0, LEVEL0),
+        (1, "dev", LEVEL1, LEVEL1 | SERVING),
+        (2, "dev", LEVEL2, LEVEL2 | SERVING | SCHEDULE),
+        (3, "dev", LEVEL3, LEVEL3 | SERVING | SCHEDULE),
+        (3, "staging", LEVEL3 - NOT_PRIMARY, (LEVEL3 | SERVING | SCHEDULE) - NOT_PRIMARY),
+        (3, "prod", LEVEL3 - NOT_PRIMARY, (LEVEL3 | SERVING | SCHEDULE) - NOT_PRIMARY),
+        (4, "dev", LEVEL3, LEVEL3 | SERVING | SCHEDULE | DASHBOARD),
+        (4, "staging", LEVEL3 - NOT_PRIMARY, (LEVEL3 | SERVING | SCHEDULE | DASHBOARD) - NOT_PRIMARY),
+        (4, "prod", LEVEL3 - NOT_PRIMARY, (LEVEL3 | SERVING | SCHEDULE | LEVEL4_PROD) - NOT_PRIMARY),
     ],
 )
-def test_exact_resource_types_per_level(level, env, expected):
-    assert graph(level, env).types() == expected
+def test_exact_resource_types_per_level(level, env, day_one, after_deploy):
+    assert graph(level, env).types() == day_one
+    assert graph(level, env, deployed=True).types() == after_deploy
 
 
 def test_counts_grow_with_the_level():
-    counts = [len(graph(level).custom) for level in range(3)] + [len(graph(level, "prod").custom) for level in (3, 4)]
+    counts = [len(graph(level, deployed=True).custom) for level in range(3)] + [
+        len(graph(level, "prod", deployed=True).custom) for level in (3, 4)
+    ]
     assert counts == sorted(counts) and len(set(counts)) == len(counts)
+
+
+def test_day_one_says_where_the_endpoint_comes_from():
+    from mlops_bp.stacks.aws.sagemaker import FIRST_DEPLOY
+
+    assert graph(1).outputs.get("endpoint") == FIRST_DEPLOY
 
 
 def test_buckets_are_encrypted_with_the_stack_key():
@@ -116,7 +135,7 @@ def test_notebook_in_a_vpc_has_no_direct_internet():
 
 
 def test_level1_registry_and_serverless_endpoint():
-    g = graph(1)
+    g = graph(1, deployed=True)
     repo = g.one("aws:ecr/repository:Repository")
     assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
     assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
@@ -128,7 +147,9 @@ def test_level1_registry_and_serverless_endpoint():
     assert variant["serverlessConfig"] == {"memorySizeInMb": 2048, "maxConcurrency": 5}
     assert "instanceType" not in variant
     model = g.one("aws:sagemaker/model:Model")
-    assert model.inputs["primaryContainer"]["image"].endswith("/fraud-detect-dev:0.1.0")
+    # Level 1 has no registry: it serves the image CI built, with the model inside, of the
+    # commit the deploy pinned.
+    assert model.inputs["primaryContainer"]["image"].endswith("/fraud-detect-dev:" + "0" * 40)
     logs = g.one("aws:cloudwatch/logGroup:LogGroup")
     assert logs.inputs["name"] == "/aws/sagemaker/Endpoints/fraud-detect-dev-endpoint"
     assert logs.inputs["retentionInDays"] == 30 and logs.inputs["kmsKeyId"].startswith("arn:aws:kms:")
@@ -172,7 +193,7 @@ def _pipeline(g) -> dict:
 
 
 def test_level2_pipeline_processes_trains_evaluates_and_registers():
-    g = graph(2)
+    g = graph(2, deployed=True)
     definition = _pipeline(g)
     steps = {s["Name"]: s for s in definition["Steps"]}
     assert [s["Type"] for s in definition["Steps"]] == ["Processing", "Training", "Processing", "Condition"]
@@ -190,8 +211,11 @@ def test_level2_pipeline_processes_trains_evaluates_and_registers():
     assert train["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
     assert train["AlgorithmSpecification"]["TrainingImage"] == {"Get": "Parameters.TrainingImage"}
     parameters = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
-    assert parameters["TrainingImage"].endswith(".amazonaws.com/fraud-detect-dev:train-0.1.0")
-    assert parameters["ServingImage"].endswith(".amazonaws.com/fraud-detect-dev:0.1.0")
+    assert parameters["TrainingImage"].endswith(".amazonaws.com/fraud-detect-dev:train-" + "0" * 40)
+    assert parameters["ServingImage"].endswith(".amazonaws.com/fraud-detect-dev:" + "0" * 40)
+    assert parameters["InputDataUri"] == "s3://fraud-detect-dev-data-bucket-mock/datasets/train.csv"
+    baselines = register["Arguments"]["DriftCheckBaselines"]["ModelDataQuality"]
+    assert baselines["Statistics"]["S3Uri"]["Std:Join"]["Values"][1] == "statistics.json"
     assert register["Arguments"]["InferenceSpecification"]["Containers"][0]["Image"] == {
         "Get": "Parameters.ServingImage"
     }
@@ -214,19 +238,19 @@ def test_spot_and_distributed_training_settings_reach_the_pipeline():
     assert train["EnableInterContainerTrafficEncryption"] is True
 
 
-def test_level3_prod_blue_green_with_rollback_and_ab_variants():
-    g = graph(3, "prod")
+def test_level3_prod_blue_green_with_rollback_on_one_small_variant():
+    g = graph(3, "prod", deployed=True)
     config = g.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
     variants = config.inputs["productionVariants"]
-    assert [(v["variantName"], v["initialVariantWeight"]) for v in variants] == [("blue", 0.9), ("green", 0.1)]
-    assert all(v["instanceType"] == "ml.m5.large" for v in variants)
+    assert [(v["variantName"], v["initialVariantWeight"]) for v in variants] == [("primary", 1.0)]
+    assert all(v["instanceType"] == "ml.t2.medium" for v in variants)
     assert config.inputs["kmsKeyArn"].startswith("arn:aws:kms:")
     endpoint = g.one("aws:sagemaker/endpoint:Endpoint")
     deployment = endpoint.inputs["deploymentConfig"]
     assert deployment["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]["type"] == "CANARY"
     rollback = {a["alarmName"] for a in deployment["autoRollbackConfiguration"]["alarms"]}
     alarm_names = {a.inputs["name"] for a in g.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert rollback == alarm_names and len(rollback) == 4  # 5xx + latency per variant
+    assert rollback == alarm_names and len(rollback) == 2  # 5xx + latency per variant
 
 
 def test_level3_approval_dispatches_the_deploy_workflow():
@@ -246,7 +270,7 @@ def test_level3_approval_dispatches_the_deploy_workflow():
 
 
 def test_level4_capture_monitor_retrain_autoscale_dashboard():
-    g = graph(4, "prod")
+    g = graph(4, "prod", deployed=True)
     capture = g.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs["dataCaptureConfig"]
     assert capture["enableCapture"] is True and capture["initialSamplingPercentage"] == 100
     assert (
@@ -265,10 +289,7 @@ def test_level4_capture_monitor_retrain_autoscale_dashboard():
     target = g.one("aws:cloudwatch/eventTarget:EventTarget", "retrain-pipeline")
     assert target.inputs["arn"].endswith(":pipeline/fraud-detect-prod-training")
     targets = g.of_type("aws:appautoscaling/target:Target")
-    assert {t.inputs["resourceId"] for t in targets} == {
-        "endpoint/fraud-detect-prod-endpoint/variant/blue",
-        "endpoint/fraud-detect-prod-endpoint/variant/green",
-    }
+    assert {t.inputs["resourceId"] for t in targets} == {"endpoint/fraud-detect-prod-endpoint/variant/primary"}
     assert all((t.inputs["minCapacity"], t.inputs["maxCapacity"]) == (1, 4) for t in targets)
     dashboard = json.loads(g.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
     assert [w["properties"]["title"] for w in dashboard["widgets"]] == [
@@ -280,12 +301,10 @@ def test_level4_capture_monitor_retrain_autoscale_dashboard():
 
 
 def test_model_monitor_in_an_unsupported_region_is_a_clear_error():
-    from mlops_bp.blueprints import UserError
+    from mlops_bp.blueprints import BlueprintError
 
-    with pytest.raises(
-        UserError, match=r"^region: SageMaker Model Monitor's analyzer image is not known for il-central-1"
-    ):
-        graph(4, "prod", **overrides(region="il-central-1"))
+    with pytest.raises(BlueprintError, match=r"region: SageMaker Model Monitor .* is not offered in ap-south-2"):
+        graph(4, "prod", **overrides(region="ap-south-2"))
 
 
 def test_every_aws_resource_gets_the_blueprint_tags_through_the_provider():
@@ -304,14 +323,14 @@ def test_every_aws_resource_gets_the_blueprint_tags_through_the_provider():
 
 
 def test_names_derive_from_project_and_environment():
-    g = graph(3, "staging")
+    g = graph(3, "staging", deployed=True)
     assert g.one("aws:sagemaker/endpoint:Endpoint").inputs["name"] == "fraud-detect-staging-endpoint"
     assert g.one("aws:ecr/repository:Repository").inputs["name"] == "fraud-detect-staging"
     assert all(b.inputs["bucketPrefix"].startswith("fraud-detect-staging-") for b in g.of_type("aws:s3/bucket:Bucket"))
 
 
 def test_other_environments_serve_packages_of_the_primary_registry():
-    prod = graph(3, "prod")
+    prod = graph(3, "prod", deployed=True)
     serving = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"])["Statement"]
     by_sid = {s["Sid"]: s for s in serving}
     assert by_sid["RegistryArtifactsRead"]["Resource"] == "arn:aws:s3:::fraud-detect-dev-artifacts-*/*"
@@ -321,7 +340,7 @@ def test_other_environments_serve_packages_of_the_primary_registry():
     ci = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "-ci-").inputs["policy"])["Statement"]
     registry = next(s for s in ci if s["Sid"] == "RunTrainingAndReadRegistry")["Resource"]
     assert any(r.endswith(":model-package/fraud-detect-dev-models/*") for r in registry)
-    dev_serving = json.loads(graph(3, "dev").one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"])
+    dev_serving = json.loads(graph(3, "dev", deployed=True).one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"])
     assert "RegistryArtifactsRead" not in {s["Sid"] for s in dev_serving["Statement"]}
 
 

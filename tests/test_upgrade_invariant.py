@@ -15,7 +15,8 @@ def _envs(level: int) -> tuple[str, ...]:
 
 
 CASES = [
-    (platform, level, env)
+    (platform, level, env, deployed)
+    for deployed in (False, True)
     for platform in ("sagemaker", "kubernetes")
     for level in range(4)
     for env in _envs(level)
@@ -38,9 +39,13 @@ def _forcing_inputs(res) -> dict:
     return {path: _lookup(res.inputs, path) for path in paths if path != "*"}
 
 
-@pytest.mark.parametrize(("platform", "level", "env"), CASES, ids=[f"{p}-{n}to{n + 1}-{e}" for p, n, e in CASES])
-def test_stateful_resources_survive_the_upgrade(platform, level, env):
-    before, after = graph(level, env, platform), graph(level + 1, env, platform)
+@pytest.mark.parametrize(
+    ("platform", "level", "env", "deployed"),
+    CASES,
+    ids=[f"{p}-{n}to{n + 1}-{e}{'-deployed' if d else ''}" for p, n, e, d in CASES],
+)
+def test_stateful_resources_survive_the_upgrade(platform, level, env, deployed):
+    before, after = graph(level, env, platform, deployed), graph(level + 1, env, platform, deployed)
     after_by_urn = after.by_urn()
     stateful = [r for r in before.custom if r.type in RESOURCE_KINDS and RESOURCE_KINDS[r.type].stateful]
     assert stateful
@@ -54,7 +59,7 @@ def test_stateful_resources_survive_the_upgrade(platform, level, env):
 @pytest.mark.parametrize("platform", ["sagemaker", "kubernetes"])
 @pytest.mark.parametrize("level", range(4))
 def test_upgrade_only_adds_resources(platform, level):
-    before, after = graph(level, "dev", platform), graph(level + 1, "dev", platform)
+    before, after = graph(level, "dev", platform, True), graph(level + 1, "dev", platform, True)
     removed = {r.urn for r in before.custom} - {r.urn for r in after.custom}
     assert removed == set()
     assert len(after.custom) > len(before.custom)

@@ -13,6 +13,7 @@ import botocore.exceptions as bx
 import yaml
 
 from mlops_bp.blueprints import BLUEPRINT_FILENAME, MlopsBpError, UserError
+from mlops_bp.blueprints.constants import secrets_alias
 
 from .buckets import BUCKET_SETTINGS, BucketOwner, bucket_owner, bucket_region, missing_settings, validate_bucket_name
 from .session import Aws, aws_errors, error_code, explain
@@ -39,10 +40,6 @@ def state_bucket_name(project: str, account: str, region: str) -> str:
     """`<project>-pulumi-<account>-<region>`, the project shortened so the name fits S3's 63."""
     tail = f"-pulumi-{account}-{region}"
     return f"{project[: 63 - len(tail)].rstrip('-.')}{tail}"
-
-
-def secrets_alias(project: str) -> str:
-    return f"alias/{project}-pulumi-secrets"
 
 
 def backend_url(bucket: str, region: str) -> str:

@@ -104,7 +104,10 @@ def _training_usage(bp: Blueprint) -> tuple[str, int]:
 def _endpoint_usage(bp: Blueprint) -> tuple[str, int]:
     realtime = sum(1 for e in bp.environments if e.endpoint.value == "realtime")
     per_variant = bp.serving.max_capacity if "autoscaling" in bp.features else bp.serving.instance_count
-    return f"{bp.serving.instance_type} for endpoint usage", realtime * len(bp.serving.variants) * per_variant
+    variants = len(bp.serving.variants) if "ab_variants" in bp.features else 1
+    # A blue/green update runs the new fleet beside the old one until traffic has moved.
+    fleets = 2 if "blue_green" in bp.features else 1
+    return f"{bp.serving.instance_type} for endpoint usage", realtime * variants * per_variant * fleets
 
 
 QUOTA_NEEDS: tuple[QuotaNeed, ...] = (

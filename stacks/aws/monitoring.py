@@ -10,12 +10,11 @@ from importlib.resources import files
 import pulumi
 import pulumi_aws as aws
 
-from mlops_bp.blueprints import UserError
+from mlops_bp.blueprints.regions import MODEL_MONITOR_REGISTRIES
 
 from ..base import CapabilityComponent, policy_document
 
 __all__ = [
-    "MODEL_MONITOR_REGISTRIES",
     "AlarmTopic",
     "AlarmTopicArgs",
     "DataQualityMonitor",
@@ -28,30 +27,6 @@ __all__ = [
     "PipelineFailureAlertArgs",
     "metric_namespace",
 ]
-
-# Account that serves the `sagemaker-model-monitor-analyzer` image in each region
-# (sagemaker-python-sdk image_uri_config/model-monitor.json).
-MODEL_MONITOR_REGISTRIES = {
-    "ap-east-1": "001633400207",
-    "ap-northeast-1": "574779866223",
-    "ap-northeast-2": "709848358524",
-    "ap-south-1": "126357580389",
-    "ap-southeast-1": "245545462676",
-    "ap-southeast-2": "563025443158",
-    "ca-central-1": "536280801234",
-    "eu-central-1": "048819808253",
-    "eu-north-1": "895015795356",
-    "eu-west-1": "468650794304",
-    "eu-west-2": "749857270468",
-    "eu-west-3": "680080141114",
-    "me-south-1": "607024016150",
-    "sa-east-1": "539772159869",
-    "us-east-1": "156813124566",
-    "us-east-2": "777275614652",
-    "us-west-1": "890145073186",
-    "us-west-2": "159807026194",
-}
-
 
 def metric_namespace(project: str) -> str:
     """CloudWatch namespace of the metrics mlops-bp and the team's app publish."""
@@ -226,6 +201,8 @@ class DataQualityMonitorArgs:
     endpoint_name: str
     region: str
     schedule_cron: str
+    interval_hours: int  # how often the schedule runs: the drift alarm's period
+    baseline_uri: str  # the served package's baseline: statistics.json, constraints.json
     role_arn: pulumi.Input[str]
     artifacts_bucket: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
@@ -248,12 +225,7 @@ class DataQualityMonitor(CapabilityComponent):
 
     def __init__(self, name: str, args: DataQualityMonitorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
-        registry = MODEL_MONITOR_REGISTRIES.get(args.region)
-        if registry is None:
-            raise UserError(
-                f"region: SageMaker Model Monitor's analyzer image is not known for {args.region} "
-                f"(known: {', '.join(sorted(MODEL_MONITOR_REGISTRIES))})"
-            )
+        registry = MODEL_MONITOR_REGISTRIES[args.region]  # the Blueprint checked the region
         prefix = pulumi.Output.concat("s3://", args.artifacts_bucket, f"/monitoring/{args.endpoint_name}")
         processor = aws.s3.BucketObjectv2(
             f"{name}-postprocessor",
@@ -285,8 +257,8 @@ class DataQualityMonitor(CapabilityComponent):
                 "environment": {"MLOPS_BP_METRIC_NAMESPACE": namespace, "MLOPS_BP_ENDPOINT": args.endpoint_name},
             },
             data_quality_baseline_config={
-                "constraints_resource": {"s3_uri": pulumi.Output.concat(prefix, "/baseline/constraints.json")},
-                "statistics_resource": {"s3_uri": pulumi.Output.concat(prefix, "/baseline/statistics.json")},
+                "constraints_resource": {"s3_uri": f"{args.baseline_uri.rstrip('/')}/constraints.json"},
+                "statistics_resource": {"s3_uri": f"{args.baseline_uri.rstrip('/')}/statistics.json"},
             },
             data_quality_job_input={
                 "endpoint_input": {
@@ -336,7 +308,7 @@ class DataQualityMonitor(CapabilityComponent):
             metric_name="DriftedFeatureShare",
             dimensions={"EndpointName": args.endpoint_name},
             statistic="Maximum",
-            period=3600,
+            period=args.interval_hours * 3600,
             evaluation_periods=1,
             threshold=args.drift_threshold,
             comparison_operator="GreaterThanThreshold",

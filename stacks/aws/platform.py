@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_bp.blueprints import Blueprint, Environment
+from mlops_bp.blueprints.constants import secrets_alias
 
 from ..context import StackContext
 from . import policies
@@ -58,6 +59,12 @@ class Foundation:
                 statements=[
                     *policies.ecr_push(self.registry.arn),
                     *policies.state_bucket(blueprint.state_bucket),
+                    # A bootstrapped project (it has a state bucket) encrypts secrets with its key.
+                    *(
+                        policies.secrets_key(self.arn("kms", "key/*"), secrets_alias(blueprint.name))
+                        if blueprint.state_bucket
+                        else []
+                    ),
                     *statements,
                 ],
                 create_provider=blueprint.oidc_provider_arn is None and env is blueprint.primary_environment,

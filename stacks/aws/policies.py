@@ -153,3 +153,17 @@ def state_bucket(bucket: str | None) -> list[Statement]:
             "Resource": f"{arn}/.pulumi/*",
         },
     ]
+
+
+def secrets_key(key_arns: pulumi.Input[str], alias: str) -> list[Statement]:
+    """Use of the Pulumi secrets-provider key (`mlops-bp bootstrap`'s), found by its alias:
+    `pulumi preview`/`up` decrypt the stack's secrets and encrypt new ones."""
+    return [
+        {
+            "Sid": "PulumiSecretsKey",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            "Resource": key_arns,
+            "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}},
+        }
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pulumi
 
-from mlops_bp.blueprints import Blueprint, EndpointMode, Environment
+from mlops_bp.blueprints import Blueprint, EndpointMode, Environment, has_local_nvme
 
 from ..context import StackContext
 from . import policies
@@ -49,9 +49,13 @@ from .training import (
     TrainingPipelineArgs,
 )
 
-__all__ = ["DEPLOY_TOKENS", "build_sagemaker", "python_package"]
+__all__ = ["DATASET_KEY", "DEPLOY_TOKENS", "build_sagemaker", "python_package", "training_data_uri"]
 
 SAGEMAKER = "sagemaker.amazonaws.com"
+# The `endpoint` output of a stack that has not been deployed yet.
+FIRST_DEPLOY = "created at first deploy"
+# The repo's dataset, tracked by DVC, as an object key of the data bucket.
+DATASET_KEY = "datasets/train.csv"
 # Pulumi secret config (key in the mlops-bp namespace) holding the token that starts the
 # repository's deploy pipeline, per CI system, and what that token must be.
 DEPLOY_TOKENS = {
@@ -128,6 +132,18 @@ def _ci_statements(f: Foundation, blueprint: Blueprint, names: _Names) -> list[d
                 ],
             }
         )
+        # An endpoint configuration encrypted with the stack key: SageMaker creates a grant on
+        # it with the deploying identity's credentials (CreateEndpointConfig KmsKeyId).
+        statements += [
+            {
+                "Sid": "EndpointConfigKeyGrant",
+                "Effect": "Allow",
+                "Action": "kms:CreateGrant",
+                "Resource": f.key.arn,
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+            {"Sid": "EndpointConfigKeyDescribe", "Effect": "Allow", "Action": "kms:DescribeKey", "Resource": f.key.arn},
+        ]
         statements.append(
             {
                 "Sid": "PassServingRole",
@@ -166,6 +182,27 @@ def _ci_statements(f: Foundation, blueprint: Blueprint, names: _Names) -> list[d
             }
         )
     return statements
+
+
+@dataclass(frozen=True)
+class _Images:
+    serving: pulumi.Output[str]
+    training: pulumi.Output[str]
+
+
+def _images(f: Foundation, ctx: StackContext) -> _Images | None:
+    """The images CI pushed for the deployed commit (`mlops-bp:imageTag`), if a deploy set it."""
+    tag = ctx.deployment.image_tag
+    if tag is None or f.registry is None:
+        return None
+    url = f.registry.repository_url
+    return _Images(serving=pulumi.Output.concat(url, ":", tag), training=pulumi.Output.concat(url, ":train-", tag))
+
+
+def training_data_uri(f: Foundation) -> pulumi.Output[str]:
+    """The dataset the pipeline trains on: where `dvc push` puts the repo's datasets/train.csv
+    (a version-aware DVC remote at the data bucket's root keeps workspace paths)."""
+    return pulumi.Output.concat("s3://", f.data_bucket.bucket_name, f"/{DATASET_KEY}")
 
 
 def _service_role(
@@ -333,15 +370,16 @@ def _training(f: Foundation, blueprint: Blueprint, names: _Names, topic: AlarmTo
             },
         ]
         training_role = _service_role(f, "training", SAGEMAKER, "Training pipeline and jobs", training_statements)
+        images = _images(f, ctx)
         pipeline = TrainingPipeline(
             ctx.name("pipeline"),
             TrainingPipelineArgs(
                 pipeline_name=names.pipeline,
                 role_arn=training_role.arn,
-                training_image=pulumi.Output.concat(f.registry.repository_url, ":train-", blueprint.serving.image_tag),
-                serving_image=pulumi.Output.concat(f.registry.repository_url, ":", blueprint.serving.image_tag),
+                training_image=images.training if images else None,
+                serving_image=images.serving if images else None,
                 package=python_package(blueprint.name),
-                data_uri=pulumi.Output.concat("s3://", f.data_bucket.bucket_name, "/datasets/"),
+                data_uri=training_data_uri(f),
                 artifacts_uri=pulumi.Output.concat("s3://", f.artifacts_bucket.bucket_name),
                 kms_key_arn=f.key.arn,
                 model_package_group=registry.group_name,
@@ -352,12 +390,15 @@ def _training(f: Foundation, blueprint: Blueprint, names: _Names, topic: AlarmTo
                 use_spot=blueprint.training.use_spot,
                 metric_name=blueprint.training.metric_name,
                 metric_threshold=blueprint.training.metric_threshold,
+                volume_kms=not has_local_nvme(blueprint.training.instance_type),
                 subnet_ids=subnets,
                 security_group_ids=security_groups,
             ),
             opts,
         )
-        if "training_schedule" in features:
+        # Runs the stack starts itself use the images of the deployed commit: none before the
+        # first deploy, so no schedule either.
+        if "training_schedule" in features and images is not None:
             scheduler_role = _service_role(
                 f,
                 "scheduler",
@@ -369,7 +410,10 @@ def _training(f: Foundation, blueprint: Blueprint, names: _Names, topic: AlarmTo
                         "Effect": "Allow",
                         "Action": "sagemaker:StartPipelineExecution",
                         "Resource": pipeline.arn,
-                    }
+                    },
+                    # The schedule is encrypted with the stack key (EventBridge Scheduler guide,
+                    # "Encryption at rest"): its role decrypts it to run the target.
+                    {"Sid": "DecryptSchedule", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": f.key.arn},
                 ],
             )
             PipelineSchedule(
@@ -405,13 +449,32 @@ def _serving(
     pipeline, training_role = training.pipeline, training.role
     if "endpoint" not in features or f.registry is None:
         return None
+    deployment = ctx.deployment
+    # What to serve: from level 2 an approved model package (the deploy workflow pins it);
+    # below, the serving image CI built with the model inside. Before the first deploy there
+    # is nothing to serve, so no endpoint (CreateEndpoint would fail its ping health check).
+    images = _images(f, ctx)
+    if "model_registry" in features:
+        image, package = None, deployment.model_package_arn
+        if package is None:
+            return None
+    else:
+        image, package = (images.serving if images else None), None
+        if image is None:
+            return None
     realtime = env.endpoint is EndpointMode.REALTIME
     variants: tuple[RealtimeVariant, ...] = ()
     if realtime:
         chosen = blueprint.serving.variants if "ab_variants" in features else blueprint.serving.variants[:1]
         total = sum(v.weight for v in chosen)
         variants = tuple(
-            RealtimeVariant(v.name, v.weight / total, blueprint.serving.instance_type, blueprint.serving.instance_count)
+            RealtimeVariant(
+                v.name,
+                v.weight / total,
+                blueprint.serving.instance_type,
+                blueprint.serving.instance_count,
+                model_package_arn=deployment.package_for(v.name) if package else None,
+            )
             for v in chosen
         )
     variant_names = tuple(v.name for v in variants) or ("AllTraffic",)
@@ -440,9 +503,10 @@ def _serving(
         ctx.name("serving"),
         ModelEndpointArgs(
             endpoint_name=names.endpoint,
-            image=pulumi.Output.concat(f.registry.repository_url, ":", blueprint.serving.image_tag),
+            image=image,
             role_arn=serving_role.arn,
             kms_key_arn=f.key.arn,
+            volume_kms=not has_local_nvme(blueprint.serving.instance_type),
             serverless=None
             if realtime
             else ServerlessConfig(blueprint.serving.serverless_memory_mb, blueprint.serving.serverless_max_concurrency),
@@ -465,15 +529,19 @@ def _serving(
                 "MLOPS_BP_METRIC_NAMESPACE": metric_namespace(ctx.project),
                 "MLOPS_BP_ENDPOINT": names.endpoint,
             },
-            model_package_arn=ctx.deployment.model_package_arn,
-            tags=ctx.deployment.tags,
+            model_package_arn=package,
+            tags=deployment.tags,
         ),
         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[monitoring])),
     )
 
+    # Monitoring compares live traffic with the served package's own baseline, which the
+    # deploy workflow reads from the package (DriftCheckBaselines) and pins.
     if (
         capture_uri is not None
         and "model_monitor" in features
+        and deployment.baseline_uri is not None
+        and images is not None  # the retraining run the drift rule starts uses them
         and pipeline is not None
         and training_role is not None
         and topic is not None
@@ -499,6 +567,8 @@ def _serving(
                 endpoint_name=names.endpoint,
                 region=ctx.region,
                 schedule_cron=blueprint.monitoring.monitor_schedule,
+                interval_hours=blueprint.monitoring.interval_hours,
+                baseline_uri=deployment.baseline_uri,
                 role_arn=training_role.arn,
                 artifacts_bucket=f.artifacts_bucket.bucket_name,
                 kms_key_arn=f.key.arn,
@@ -576,7 +646,8 @@ def build_sagemaker(
         outputs["artifacts_bucket"] = f.artifacts_bucket.bucket_name
     if f.registry is not None:
         outputs["repository_url"] = f.registry.repository_url
-    if "notebook" in features:
+    # Experiments happen in the primary environment: staging and prod get no notebook.
+    if "notebook" in features and env is blueprint.primary_environment:
         outputs["notebook_name"] = _notebook(f, blueprint).instance.name
     topic = _alarm_topic(f, blueprint)
     if topic is not None:
@@ -586,7 +657,10 @@ def build_sagemaker(
         outputs["model_package_group"] = training.registry.group_name
     if training.pipeline is not None:
         outputs["training_pipeline_name"] = training.pipeline.pipeline_name
+        outputs["training_data_uri"] = training_data_uri(f)
     endpoint = _serving(f, blueprint, env, names, topic, training)
+    if endpoint is None and "endpoint" in features:
+        outputs["endpoint"] = FIRST_DEPLOY
     if endpoint is not None:
         outputs["endpoint_name"] = endpoint.endpoint_name
         outputs["endpoint_url"] = pulumi.Output.concat(

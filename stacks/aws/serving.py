@@ -37,14 +37,21 @@ class RealtimeVariant:
     weight: float
     instance_type: str
     instance_count: int
+    # An approved package this variant serves instead of the endpoint's (a challenger).
+    model_package_arn: str | None = None
 
 
 @dataclass(frozen=True)
 class ModelEndpointArgs:
+    """What to serve is `model_package_arn` (an approved package: the model archive and the
+    serving image it was registered with) or else `image`, an image with the model inside."""
+
     endpoint_name: str
-    image: pulumi.Input[str]
+    image: pulumi.Input[str] | None
     role_arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
+    # False for instance types with local NVMe storage, which refuse the configuration's KmsKeyId.
+    volume_kms: bool = True
     serverless: ServerlessConfig | None = None
     variants: tuple[RealtimeVariant, ...] = ()
     rollback_alarm_names: Sequence[pulumi.Input[str]] = ()
@@ -54,7 +61,6 @@ class ModelEndpointArgs:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
-    # An approved model package to serve instead of `image` (set by the deploy workflow).
     model_package_arn: str | None = None
     tags: dict[str, str] = field(default_factory=dict)  # traceability of the deployed model
 
@@ -77,30 +83,17 @@ class ModelEndpoint(CapabilityComponent):
             raise ValueError(f"{name}: variant weights must add up to 1")
         if args.serverless is not None and (args.capture_uri or args.autoscaling):
             raise ValueError(f"{name}: serverless endpoints support neither data capture nor instance autoscaling")
-        container = (
-            {"model_package_name": args.model_package_arn}
-            if args.model_package_arn
-            else {"image": args.image, "mode": "SingleModel"}
-        )
+        if args.image is None and args.model_package_arn is None:
+            raise ValueError(f"{name}: nothing to serve: give an image or a model package")
+        self._args = args
         tags = args.tags or None
-        model = aws.sagemaker.Model(
-            f"{name}-model",
-            execution_role_arn=args.role_arn,
-            primary_container={**container, "environment": args.environment or None},
-            tags=tags,
-            vpc_config=(
-                {"subnets": list(args.subnet_ids), "security_group_ids": list(args.security_group_ids)}
-                if args.subnet_ids
-                else None
-            ),
-            opts=self.child(),
-        )
+        self._models: dict[str | None, aws.sagemaker.Model] = {}
         if args.serverless is not None:
             self.variant_names = ("AllTraffic",)
             variants = [
                 {
                     "variant_name": "AllTraffic",
-                    "model_name": model.name,
+                    "model_name": self._model(name, None).name,
                     "serverless_config": {
                         "memory_size_in_mb": args.serverless.memory_mb,
                         "max_concurrency": args.serverless.max_concurrency,
@@ -112,7 +105,7 @@ class ModelEndpoint(CapabilityComponent):
             variants = [
                 {
                     "variant_name": v.name,
-                    "model_name": model.name,
+                    "model_name": self._model(name, v.model_package_arn).name,
                     "initial_instance_count": v.instance_count,
                     "instance_type": v.instance_type,
                     "initial_variant_weight": v.weight,
@@ -135,8 +128,9 @@ class ModelEndpoint(CapabilityComponent):
         config = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",
             production_variants=variants,
-            # KMS for the ML storage volume; serverless endpoints have none to encrypt.
-            kms_key_arn=args.kms_key_arn if args.serverless is None else None,
+            # KMS for the ML storage volume; serverless endpoints have none to encrypt, and
+            # instances with local NVMe storage encrypt it in hardware (and refuse a key).
+            kms_key_arn=args.kms_key_arn if args.serverless is None and args.volume_kms else None,
             data_capture_config=capture,
             tags=tags,
             opts=self.child(),
@@ -193,6 +187,35 @@ class ModelEndpoint(CapabilityComponent):
                     opts=self.child(),
                 )
         self.register_outputs({"endpoint_name": self.endpoint_name})
+
+    def _model(self, name: str, package: str | None) -> aws.sagemaker.Model:
+        """The SageMaker model of one source: the endpoint's own (`package` None), or a
+        variant's own approved package. One model per distinct source."""
+        args = self._args
+        package = package if package != args.model_package_arn else None
+        if package not in self._models:
+            source = package or args.model_package_arn
+            container = {"model_package_name": source} if source else {"image": args.image, "mode": "SingleModel"}
+            suffix = "model" if package is None else f"model-{_variant_index(args, package)}"
+            self._models[package] = aws.sagemaker.Model(
+                f"{name}-{suffix}",
+                execution_role_arn=args.role_arn,
+                primary_container={**container, "environment": args.environment or None},
+                tags=args.tags or None,  # traceability of the deployed model
+                vpc_config=(
+                    {"subnets": list(args.subnet_ids), "security_group_ids": list(args.security_group_ids)}
+                    if args.subnet_ids
+                    else None
+                ),
+                opts=self.child(),
+            )
+        return self._models[package]
+
+
+def _variant_index(args: ModelEndpointArgs, package: str) -> int:
+    """Position of the (first) variant serving `package`: names its model resource (variant
+    names would make model names longer than SageMaker's 63 characters)."""
+    return next(i for i, v in enumerate(args.variants) if v.model_package_arn == package)
 
 
 @dataclass(frozen=True)

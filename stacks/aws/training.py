@@ -113,12 +113,13 @@ class ModelRegistry(CapabilityComponent):
 class TrainingPipelineArgs:
     pipeline_name: str
     role_arn: pulumi.Input[str]
-    # Defaults of the pipeline parameters TrainingImage / ServingImage; the training workflow
-    # passes the images it just built.
-    training_image: pulumi.Input[str]
-    serving_image: pulumi.Input[str]
+    # Defaults of the pipeline parameters TrainingImage / ServingImage: images CI pushed (known
+    # once a deploy pinned its commit). None on a fresh account: every run then names its images
+    # (the training workflow passes the ones it just pushed).
+    training_image: pulumi.Input[str] | None
+    serving_image: pulumi.Input[str] | None
     package: str  # the Python package of the team's ML code inside the image
-    data_uri: pulumi.Input[str]
+    data_uri: pulumi.Input[str]  # the dataset object that DVC pushes (version-aware remote)
     artifacts_uri: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
     model_package_group: pulumi.Input[str]
@@ -129,221 +130,238 @@ class TrainingPipelineArgs:
     use_spot: bool
     metric_name: str
     metric_threshold: float
+    hyperparameters: tuple[tuple[str, str], ...] = ()
+    # False for instance types with local NVMe storage, which refuse VolumeKmsKeyId.
+    volume_kms: bool = True
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
 
 
-def pipeline_definition(args: TrainingPipelineArgs) -> pulumi.Output[str]:
-    """The SageMaker Pipelines definition: preprocess -> train -> evaluate -> condition ->
-    register (PendingManualApproval) or fail. Steps run the team's own image."""
-    image = {"Get": "Parameters.TrainingImage"}
-    vpc = (
-        {"VpcConfig": {"Subnets": list(args.subnet_ids), "SecurityGroupIds": list(args.security_group_ids)}}
-        if args.subnet_ids
-        else {}
-    )
-    processing_resources = {
-        "ClusterConfig": {
+# Where each step's container reads and writes (the repo's entry points take these as arguments).
+PROCESSING_ROOT = "/opt/ml/processing"
+JSON = "application/json"
+
+
+def _get(path: str) -> dict[str, str]:
+    return {"Get": path}
+
+
+def _join(*values: object) -> dict[str, object]:
+    return {"Std:Join": {"On": "/", "Values": list(values)}}
+
+
+def _output_uri(step: str, output: str) -> dict[str, str]:
+    return _get(f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri")
+
+
+class _Steps:
+    """Builders of the pipeline's steps; each run writes under its own execution id, so the
+    data and baseline a registered model was made from stay where its package points."""
+
+    def __init__(self, args: TrainingPipelineArgs) -> None:
+        self.args = args
+        self.run_prefix = _join(
+            pulumi.Output.concat(args.artifacts_uri, "/pipelines/", args.pipeline_name),
+            _get("Execution.PipelineExecutionId"),
+        )
+        self.image = _get("Parameters.TrainingImage")
+        volume_kms = {"VolumeKmsKeyId": args.kms_key_arn} if args.volume_kms else {}
+        self.cluster = {
             "InstanceType": args.instance_type,
-            "InstanceCount": 1,
             "VolumeSizeInGB": args.volume_size_gb,
-            "VolumeKmsKeyId": args.kms_key_arn,
+            **volume_kms,
         }
+        self.vpc = (
+            {"Subnets": list(args.subnet_ids), "SecurityGroupIds": list(args.security_group_ids)}
+            if args.subnet_ids
+            else None
+        )
+
+    def processing(
+        self,
+        name: str,
+        module: str,
+        inputs: dict[str, object],
+        outputs: tuple[str, ...],
+        property_files: list[dict[str, str]] | None = None,
+    ) -> dict[str, object]:
+        """A processing job running `python -m <package>.<module> --<input> DIR ... --<output> DIR`."""
+        arguments: list[str] = []
+        for local in [*inputs, *outputs]:
+            arguments += [f"--{local}", f"{PROCESSING_ROOT}/{local}"]
+        step: dict[str, object] = {
+            "Name": name,
+            "Type": "Processing",
+            "Arguments": {
+                "ProcessingResources": {"ClusterConfig": {**self.cluster, "InstanceCount": 1}},
+                "AppSpecification": {
+                    "ImageUri": self.image,
+                    "ContainerEntrypoint": ["python", "-m", f"{self.args.package}.{module}"],
+                    "ContainerArguments": arguments,
+                },
+                "RoleArn": self.args.role_arn,
+                "StoppingCondition": {"MaxRuntimeInSeconds": self.args.max_runtime_seconds},
+                "ProcessingInputs": [
+                    {
+                        "InputName": local,
+                        "S3Input": {
+                            "S3Uri": uri,
+                            "LocalPath": f"{PROCESSING_ROOT}/{local}",
+                            "S3DataType": "S3Prefix",
+                            "S3InputMode": "File",
+                        },
+                    }
+                    for local, uri in inputs.items()
+                ],
+                "ProcessingOutputConfig": {
+                    "KmsKeyId": self.args.kms_key_arn,
+                    "Outputs": [
+                        {
+                            "OutputName": local,
+                            "S3Output": {
+                                "S3Uri": _join(self.run_prefix, local),
+                                "LocalPath": f"{PROCESSING_ROOT}/{local}",
+                                "S3UploadMode": "EndOfJob",
+                            },
+                        }
+                        for local in outputs
+                    ],
+                },
+                **({"NetworkConfig": {"VpcConfig": self.vpc}} if self.vpc else {}),
+            },
+        }
+        if property_files:
+            step["PropertyFiles"] = property_files
+        return step
+
+    def training(self, name: str, train_uri: object) -> dict[str, object]:
+        """A training job of the training image: channel `train`, model to /opt/ml/model."""
+        args = self.args
+        stopping = {"MaxRuntimeInSeconds": args.max_runtime_seconds}
+        if args.use_spot:
+            stopping["MaxWaitTimeInSeconds"] = args.max_runtime_seconds * 2
+        return {
+            "Name": name,
+            "Type": "Training",
+            "Arguments": {
+                "AlgorithmSpecification": {"TrainingImage": self.image, "TrainingInputMode": "File"},
+                "HyperParameters": dict(args.hyperparameters),
+                "RoleArn": args.role_arn,
+                "ResourceConfig": {**self.cluster, "InstanceCount": args.instance_count},
+                "StoppingCondition": stopping,
+                "EnableManagedSpotTraining": args.use_spot,
+                **({"CheckpointConfig": {"S3Uri": _join(self.run_prefix, "checkpoints")}} if args.use_spot else {}),
+                "OutputDataConfig": {"S3OutputPath": _join(self.run_prefix, "models"), "KmsKeyId": args.kms_key_arn},
+                "EnableInterContainerTrafficEncryption": args.instance_count > 1,
+                "InputDataConfig": [
+                    {
+                        "ChannelName": "train",
+                        "ContentType": "text/csv",
+                        "DataSource": {
+                            "S3DataSource": {
+                                "S3DataType": "S3Prefix",
+                                "S3Uri": train_uri,
+                                "S3DataDistributionType": "ShardedByS3Key"
+                                if args.instance_count > 1
+                                else "FullyReplicated",
+                            }
+                        },
+                    }
+                ],
+                **({"VpcConfig": self.vpc} if self.vpc else {}),
+            },
+        }
+
+    def register(self, name: str, model_uri: object, baseline_uri: object, evaluation_uri: object) -> dict[str, object]:
+        """Register the model as PendingManualApproval, with its evaluation and the data-quality
+        baseline that monitoring of this model compares live traffic against."""
+        baseline = {
+            "Statistics": {"ContentType": JSON, "S3Uri": _join(baseline_uri, "statistics.json")},
+            "Constraints": {"ContentType": JSON, "S3Uri": _join(baseline_uri, "constraints.json")},
+        }
+        return {
+            "Name": name,
+            "Type": "RegisterModel",
+            "Arguments": {
+                "ModelPackageGroupName": self.args.model_package_group,
+                "ModelApprovalStatus": "PendingManualApproval",
+                "InferenceSpecification": {
+                    "Containers": [{"Image": _get("Parameters.ServingImage"), "ModelDataUrl": model_uri}],
+                    "SupportedContentTypes": [JSON, "text/csv"],
+                    "SupportedResponseMIMETypes": [JSON, "text/csv"],
+                },
+                "ModelMetrics": {
+                    "ModelQuality": {
+                        "Statistics": {"ContentType": JSON, "S3Uri": _join(evaluation_uri, "evaluation.json")}
+                    },
+                    "ModelDataQuality": baseline,
+                },
+                "DriftCheckBaselines": {"ModelDataQuality": baseline},
+            },
+        }
+
+
+def _parameter(name: str, default: pulumi.Input[str] | None) -> dict[str, object]:
+    return {"Name": name, "Type": "String", **({"DefaultValue": default} if default is not None else {})}
+
+
+def pipeline_definition(args: TrainingPipelineArgs) -> pulumi.Output[str]:
+    """The SageMaker Pipelines definition: preprocess (split + data-quality baseline) -> train
+    -> evaluate -> condition -> register (PendingManualApproval) or fail. Every step runs the
+    team's training image; the registered package names the serving image."""
+    steps = _Steps(args)
+    preprocess = steps.processing(
+        "Preprocess", "preprocess", {"input": _get("Parameters.InputDataUri")}, ("train", "test", "baseline")
+    )
+    train = steps.training("Train", _output_uri("Preprocess", "train"))
+    model_uri = _get("Steps.Train.ModelArtifacts.S3ModelArtifacts")
+    evaluate = steps.processing(
+        "Evaluate",
+        "evaluate",
+        {"model": model_uri, "test": _output_uri("Preprocess", "test")},
+        ("evaluation",),
+        [{"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}],
+    )
+    register = steps.register(
+        "RegisterModel", model_uri, _output_uri("Preprocess", "baseline"), _output_uri("Evaluate", "evaluation")
+    )
+    check = {
+        "Name": "CheckMetric",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "GreaterThanOrEqualTo",
+                    "LeftValue": {
+                        "Std:JsonGet": {
+                            "PropertyFile": _get("Steps.Evaluate.PropertyFiles.EvaluationReport"),
+                            "Path": f"metrics.{args.metric_name}",
+                        }
+                    },
+                    "RightValue": args.metric_threshold,
+                }
+            ],
+            "IfSteps": [register],
+            "ElseSteps": [
+                {
+                    "Name": "MetricBelowThreshold",
+                    "Type": "Fail",
+                    "Arguments": {
+                        "ErrorMessage": f"{args.metric_name} is below {args.metric_threshold}; model not registered"
+                    },
+                }
+            ],
+        },
     }
-    run_prefix = pulumi.Output.concat(args.artifacts_uri, "/pipelines/", args.pipeline_name)
-    network = {"NetworkConfig": {"EnableNetworkIsolation": False, "VpcConfig": vpc["VpcConfig"]}} if vpc else {}
-    stopping = {"MaxRuntimeInSeconds": args.max_runtime_seconds}
-    if args.use_spot:
-        stopping["MaxWaitTimeInSeconds"] = args.max_runtime_seconds * 2
-    train_model_uri = {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     definition = {
         "Version": "2020-12-01",
         "Metadata": {"generator": "mlops-bp"},
         "Parameters": [
-            {"Name": "TrainingImage", "Type": "String", "DefaultValue": args.training_image},
-            {"Name": "ServingImage", "Type": "String", "DefaultValue": args.serving_image},
-            {"Name": "InputDataUri", "Type": "String", "DefaultValue": args.data_uri},
+            _parameter("TrainingImage", args.training_image),
+            _parameter("ServingImage", args.serving_image),
+            _parameter("InputDataUri", args.data_uri),
         ],
-        "Steps": [
-            {
-                "Name": "Preprocess",
-                "Type": "Processing",
-                "Arguments": {
-                    "ProcessingResources": processing_resources,
-                    "AppSpecification": {
-                        "ImageUri": image,
-                        "ContainerEntrypoint": ["python", "-m", f"{args.package}.features"],
-                    },
-                    "RoleArn": args.role_arn,
-                    "StoppingCondition": {"MaxRuntimeInSeconds": args.max_runtime_seconds},
-                    "ProcessingInputs": [
-                        {
-                            "InputName": "raw",
-                            "S3Input": {
-                                "S3Uri": {"Get": "Parameters.InputDataUri"},
-                                "LocalPath": "/opt/ml/processing/input",
-                                "S3DataType": "S3Prefix",
-                                "S3InputMode": "File",
-                            },
-                        }
-                    ],
-                    "ProcessingOutputConfig": {
-                        "KmsKeyId": args.kms_key_arn,
-                        "Outputs": [
-                            {
-                                "OutputName": split,
-                                "S3Output": {
-                                    "S3Uri": pulumi.Output.concat(run_prefix, f"/{split}"),
-                                    "LocalPath": f"/opt/ml/processing/{split}",
-                                    "S3UploadMode": "EndOfJob",
-                                },
-                            }
-                            for split in ("train", "test")
-                        ],
-                    },
-                    **network,
-                },
-            },
-            {
-                "Name": "Train",
-                "Type": "Training",
-                "Arguments": {
-                    "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
-                    "RoleArn": args.role_arn,
-                    "ResourceConfig": {
-                        "InstanceType": args.instance_type,
-                        "InstanceCount": args.instance_count,
-                        "VolumeSizeInGB": args.volume_size_gb,
-                        "VolumeKmsKeyId": args.kms_key_arn,
-                    },
-                    "StoppingCondition": stopping,
-                    "EnableManagedSpotTraining": args.use_spot,
-                    **(
-                        {"CheckpointConfig": {"S3Uri": pulumi.Output.concat(run_prefix, "/checkpoints")}}
-                        if args.use_spot
-                        else {}
-                    ),
-                    "OutputDataConfig": {
-                        "S3OutputPath": pulumi.Output.concat(run_prefix, "/models"),
-                        "KmsKeyId": args.kms_key_arn,
-                    },
-                    "EnableInterContainerTrafficEncryption": args.instance_count > 1,
-                    "InputDataConfig": [
-                        {
-                            "ChannelName": "train",
-                            "DataSource": {
-                                "S3DataSource": {
-                                    "S3DataType": "S3Prefix",
-                                    "S3Uri": {
-                                        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
-                                    },
-                                    "S3DataDistributionType": "ShardedByS3Key"
-                                    if args.instance_count > 1
-                                    else "FullyReplicated",
-                                }
-                            },
-                        }
-                    ],
-                    **vpc,
-                },
-            },
-            {
-                "Name": "Evaluate",
-                "Type": "Processing",
-                "Arguments": {
-                    "ProcessingResources": processing_resources,
-                    "AppSpecification": {
-                        "ImageUri": image,
-                        "ContainerEntrypoint": ["python", "-m", f"{args.package}.evaluate"],
-                    },
-                    "RoleArn": args.role_arn,
-                    "StoppingCondition": {"MaxRuntimeInSeconds": args.max_runtime_seconds},
-                    "ProcessingInputs": [
-                        {
-                            "InputName": "model",
-                            "S3Input": {
-                                "S3Uri": train_model_uri,
-                                "LocalPath": "/opt/ml/processing/model",
-                                "S3DataType": "S3Prefix",
-                                "S3InputMode": "File",
-                            },
-                        },
-                        {
-                            "InputName": "test",
-                            "S3Input": {
-                                "S3Uri": {
-                                    "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
-                                },
-                                "LocalPath": "/opt/ml/processing/test",
-                                "S3DataType": "S3Prefix",
-                                "S3InputMode": "File",
-                            },
-                        },
-                    ],
-                    "ProcessingOutputConfig": {
-                        "KmsKeyId": args.kms_key_arn,
-                        "Outputs": [
-                            {
-                                "OutputName": "evaluation",
-                                "S3Output": {
-                                    "S3Uri": pulumi.Output.concat(run_prefix, "/evaluation"),
-                                    "LocalPath": "/opt/ml/processing/evaluation",
-                                    "S3UploadMode": "EndOfJob",
-                                },
-                            }
-                        ],
-                    },
-                    **network,
-                },
-                "PropertyFiles": [
-                    {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
-                ],
-            },
-            {
-                "Name": "CheckMetric",
-                "Type": "Condition",
-                "Arguments": {
-                    "Conditions": [
-                        {
-                            "Type": "GreaterThanOrEqualTo",
-                            "LeftValue": {
-                                "Std:JsonGet": {
-                                    "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
-                                    "Path": f"metrics.{args.metric_name}",
-                                }
-                            },
-                            "RightValue": args.metric_threshold,
-                        }
-                    ],
-                    "IfSteps": [
-                        {
-                            "Name": "RegisterModel",
-                            "Type": "RegisterModel",
-                            "Arguments": {
-                                "ModelPackageGroupName": args.model_package_group,
-                                "ModelApprovalStatus": "PendingManualApproval",
-                                "InferenceSpecification": {
-                                    "Containers": [
-                                        {"Image": {"Get": "Parameters.ServingImage"}, "ModelDataUrl": train_model_uri}
-                                    ],
-                                    "SupportedContentTypes": ["application/json", "text/csv"],
-                                    "SupportedResponseMIMETypes": ["application/json"],
-                                },
-                            },
-                        }
-                    ],
-                    "ElseSteps": [
-                        {
-                            "Name": "MetricBelowThreshold",
-                            "Type": "Fail",
-                            "Arguments": {
-                                "ErrorMessage": f"{args.metric_name} is below {args.metric_threshold}; model not registered"
-                            },
-                        }
-                    ],
-                },
-            },
-        ],
+        "Steps": [preprocess, train, evaluate, check],
     }
     return pulumi.Output.json_dumps(definition)
 

@@ -16,14 +16,15 @@ __all__ = ["LevelEstimate", "compare_levels", "estimate_blueprint"]
 def estimate_blueprint(
     blueprint: Blueprint, usage_data: dict[str, Any] | None = None, environment: str | None = None
 ) -> Estimate:
-    """The monthly cost of every environment of `blueprint` (or only `environment`)."""
-    from ..plan import plan
+    """The monthly cost of every environment of `blueprint` (or only `environment`), once it
+    serves: the stack after its first deploy (before it, there is no endpoint to pay for)."""
+    from ..plan import deployed, plan
 
     usage = usage_for(blueprint, usage_data)
     envs = [blueprint.environment(environment)] if environment else list(blueprint.environments)
     total = Estimate(region=blueprint.region)
     for env in envs:
-        graph = plan(blueprint, env.name)
+        graph = plan(blueprint, env.name, deployed(blueprint))
         total.extend(estimate(graph, usage, region=blueprint.region, environment=env.name))
     return total
 

@@ -52,9 +52,7 @@ def variant_percents(blueprint: Blueprint) -> tuple[ServingVariant, ...]:
     """Whole percentages per variant that add up to exactly 100 (the last one takes the rest)."""
     variants = blueprint.serving.variants
     percents = [round(v.weight * 100) for v in variants[:-1]]
-    percents.append(100 - sum(percents))
-    if any(p < 1 for p in percents):
-        raise UserError("serving.variants: every variant needs a weight of at least 0.01 on kubernetes")
+    percents.append(100 - sum(percents))  # the Blueprint checked every share is at least 1%
     return tuple(ServingVariant(v.name.lower(), p) for v, p in zip(variants, percents, strict=True))
 
 
@@ -139,8 +137,6 @@ class _Builder:
 
 def build_kubernetes(blueprint: Blueprint, env: Environment, ctx: StackContext, opts: pulumi.ResourceOptions) -> dict[str, Any]:
     settings = blueprint.kubernetes
-    if settings.serving is KubernetesServing.KSERVE and "ab_variants" in blueprint.features and len(blueprint.serving.variants) != 2:
-        raise UserError("serving.variants: a KServe canary takes exactly two variants (stable first, canary second)")
     b = _Builder(blueprint, env, ctx, opts)
     features = b.features
     foundation = build_foundation(blueprint, ctx, opts)
@@ -243,7 +239,7 @@ def build_kubernetes(blueprint: Blueprint, env: Environment, ctx: StackContext, 
                 min_replicas=blueprint.serving.min_capacity,
                 max_replicas=blueprint.serving.max_capacity,
                 target_cpu_percent=settings.target_cpu_percent,
-                variants=variant_percents(blueprint) if "ab_variants" in features else (),
+                variants=variant_percents(blueprint) if blueprint.has_challengers else (),
                 kserve=settings.serving is KubernetesServing.KSERVE,
                 gateway_name=settings.gateway.name,
                 gateway_namespace=settings.gateway.namespace,
