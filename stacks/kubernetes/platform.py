@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from mlops_bp.blueprints import Blueprint, Environment, KubernetesServing, UserError
+from mlops_bp.blueprints import Blueprint, Environment, KubernetesServing
 from mlops_bp.blueprints.kubernetes import ResourceSettings, TrackingStore
 
 from ..aws import policies
