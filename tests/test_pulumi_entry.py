@@ -101,7 +101,7 @@ def test_bad_config_stops_with_one_clear_line():
 
 def test_deploy_on_approval_requires_the_token_secret():
     with pytest.raises(pulumi.RunError, match="pulumi config set --secret mlops-bp:githubDispatchToken"):
-        _run("prod", {"mlops-bp:name": "churn", "mlops-bp:level": "3", "mlops-bp:github": "acme/churn"})
+        _run("dev", {"mlops-bp:name": "churn", "mlops-bp:level": "3", "mlops-bp:github": "acme/churn"})
 
 
 DEPLOY = {
@@ -117,7 +117,8 @@ DEPLOY = {
 
 def test_deploy_config_pins_images_package_and_baseline():
     g = _run("prod", DEPLOY)
-    definition = json.loads(g.one("aws:sagemaker/pipeline:Pipeline").inputs["pipelineDefinition"])
+    dev = _run("dev", DEPLOY)
+    definition = json.loads(dev.one("aws:sagemaker/pipeline:Pipeline").inputs["pipelineDefinition"])
     defaults = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     assert defaults["TrainingImage"].endswith(":train-0123abc") and defaults["ServingImage"].endswith(":0123abc")
     job = g.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs

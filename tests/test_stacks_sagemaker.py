@@ -60,11 +60,21 @@ LEVEL4_PROD = {
     "aws:appautoscaling/policy:Policy",
     "aws:cloudwatch/dashboard:Dashboard",
 }
-NOT_PRIMARY = {  # account-wide, or experiments: primary environment only
+# Account-wide, experiments and training: the primary environment only. The others serve what
+# its registry approved.
+NOT_PRIMARY = {
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
     "aws:sagemaker/notebookInstance:NotebookInstance",
     "aws:sagemaker/notebookInstanceLifecycleConfiguration:NotebookInstanceLifecycleConfiguration",
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
+    "aws:sagemaker/pipeline:Pipeline",
+    "aws:scheduler/schedule:Schedule",
+    "aws:cloudwatch/eventRule:EventRule",
+    "aws:cloudwatch/eventTarget:EventTarget",
+    "aws:cloudwatch/eventConnection:EventConnection",
+    "aws:cloudwatch/eventApiDestination:EventApiDestination",
 }
+DRIFT_RULE = {"aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget"}
 DASHBOARD = {"aws:cloudwatch/dashboard:Dashboard"}
 
 
@@ -79,7 +89,7 @@ DASHBOARD = {"aws:cloudwatch/dashboard:Dashboard"}
         (3, "prod", LEVEL3 - NOT_PRIMARY, (LEVEL3 | SERVING | SCHEDULE) - NOT_PRIMARY),
         (4, "dev", LEVEL3, LEVEL3 | SERVING | SCHEDULE | DASHBOARD),
         (4, "staging", LEVEL3 - NOT_PRIMARY, (LEVEL3 | SERVING | SCHEDULE | DASHBOARD) - NOT_PRIMARY),
-        (4, "prod", LEVEL3 - NOT_PRIMARY, (LEVEL3 | SERVING | SCHEDULE | LEVEL4_PROD) - NOT_PRIMARY),
+        (4, "prod", LEVEL3 - NOT_PRIMARY, (LEVEL3 | SERVING | LEVEL4_PROD) - NOT_PRIMARY | DRIFT_RULE),
     ],
 )
 def test_exact_resource_types_per_level(level, env, day_one, after_deploy):
@@ -88,9 +98,7 @@ def test_exact_resource_types_per_level(level, env, day_one, after_deploy):
 
 
 def test_counts_grow_with_the_level():
-    counts = [len(graph(level, deployed=True).custom) for level in range(3)] + [
-        len(graph(level, "prod", deployed=True).custom) for level in (3, 4)
-    ]
+    counts = [len(graph(level, deployed=True).custom) for level in range(5)]
     assert counts == sorted(counts) and len(set(counts)) == len(counts)
 
 
@@ -254,11 +262,11 @@ def test_level3_prod_blue_green_with_rollback_on_one_small_variant():
 
 
 def test_level3_approval_dispatches_the_deploy_workflow():
-    g = graph(3, "prod")
+    g = graph(3)  # approvals happen in the primary environment's registry
     rule = g.one("aws:cloudwatch/eventRule:EventRule", "approved")
     pattern = json.loads(rule.inputs["eventPattern"])
     assert pattern["detail"] == {
-        "ModelPackageGroupName": ["fraud-detect-prod-models"],
+        "ModelPackageGroupName": ["fraud-detect-dev-models"],
         "ModelApprovalStatus": ["Approved"],
     }
     destination = g.one("aws:cloudwatch/eventApiDestination:EventApiDestination")
@@ -287,7 +295,7 @@ def test_level4_capture_monitor_retrain_autoscale_dashboard():
     retrain = g.one("aws:cloudwatch/eventRule:EventRule", "data-quality-retrain")
     assert json.loads(retrain.inputs["eventPattern"])["detail"] == {"state": {"value": ["ALARM"]}}
     target = g.one("aws:cloudwatch/eventTarget:EventTarget", "retrain-pipeline")
-    assert target.inputs["arn"].endswith(":pipeline/fraud-detect-prod-training")
+    assert target.inputs["arn"].endswith(":pipeline/fraud-detect-dev-training")  # training lives in dev
     targets = g.of_type("aws:appautoscaling/target:Target")
     assert {t.inputs["resourceId"] for t in targets} == {"endpoint/fraud-detect-prod-endpoint/variant/primary"}
     assert all((t.inputs["minCapacity"], t.inputs["maxCapacity"]) == (1, 4) for t in targets)
@@ -338,8 +346,9 @@ def test_other_environments_serve_packages_of_the_primary_registry():
         "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/fraud-detect-dev-kms"}
     }
     ci = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "-ci-").inputs["policy"])["Statement"]
-    registry = next(s for s in ci if s["Sid"] == "RunTrainingAndReadRegistry")["Resource"]
+    registry = next(s for s in ci if s["Sid"] == "ReadRegistry")["Resource"]
     assert any(r.endswith(":model-package/fraud-detect-dev-models/*") for r in registry)
+    assert "RunTraining" not in {s["Sid"] for s in ci}  # prod's CI role starts no training
     dev_serving = json.loads(graph(3, "dev", deployed=True).one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"])
     assert "RegistryArtifactsRead" not in {s["Sid"] for s in dev_serving["Statement"]}
 
@@ -353,11 +362,13 @@ def test_gitlab_ci_gets_its_own_oidc_trust_and_deploy_trigger():
         "StringEquals": {"gitlab.com:aud": "sts.amazonaws.com"},
         "StringLike": {"gitlab.com:sub": ["project_path:acme/ml/fraud-detect:ref_type:branch:ref:main"]},
     }
-    destination = g.one("aws:cloudwatch/eventApiDestination:EventApiDestination")
+    approvals = graph(3, "dev", **overrides(github=None, gitlab="acme/ml/fraud-detect"))
+    destination = approvals.one("aws:cloudwatch/eventApiDestination:EventApiDestination")
     assert destination.inputs["invocationEndpoint"] == "https://gitlab.com/api/v4/projects/acme%2Fml%2Ffraud-detect/pipeline"
-    template = g.one("aws:cloudwatch/eventTarget:EventTarget", "to-gitlab").inputs["inputTransformer"]["inputTemplate"]
+    target = approvals.one("aws:cloudwatch/eventTarget:EventTarget", "to-gitlab")
+    template = target.inputs["inputTransformer"]["inputTemplate"]
     assert '"ref": "main"' in template and '{"key": "MODEL_APPROVED", "value": "true"}' in template
-    assert g.one("aws:cloudwatch/eventConnection:EventConnection").inputs["authParameters"] == "[secret]"
+    assert approvals.one("aws:cloudwatch/eventConnection:EventConnection").inputs["authParameters"] == "[secret]"
     dev = graph(3, "dev", **overrides(github=None, gitlab="acme/ml/fraud-detect", gitlab_host="git.acme.example"))
     provider = dev.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert provider.inputs["url"] == "https://git.acme.example" and provider.name.endswith("-gitlab-oidc")

@@ -73,8 +73,9 @@ def python_package(project: str) -> str:
 class _Names:
     """Physical names that other stacks and the repo's workflows derive too.
 
-    The primary environment's model registry is the canonical one: its pipeline trains the
-    model the team approves, and every environment's deploy serves that approved package.
+    Training lives in the primary environment, where CI pushes images and the data is: its
+    pipeline registers into its registry, the team approves there, and every environment's
+    deploy serves that approved package. Drift in any environment retrains there.
     """
 
     ctx: StackContext
@@ -94,14 +95,10 @@ class _Names:
 
     @property
     def pipeline(self) -> str:
-        return self.ctx.name("training")
-
-    @property
-    def model_group(self) -> str:
-        return self.ctx.name("models")
+        return f"{self.registry_prefix}-training"
 
 
-def _ci_statements(f: Foundation, blueprint: Blueprint, names: _Names) -> list[dict[str, Any]]:
+def _ci_statements(f: Foundation, blueprint: Blueprint, env: Environment, names: _Names) -> list[dict[str, Any]]:
     """What the repo's deploy and training workflows do besides pushing images."""
     features = blueprint.features
     statements: list[dict[str, Any]] = []
@@ -158,29 +155,31 @@ def _ci_statements(f: Foundation, blueprint: Blueprint, names: _Names) -> list[d
     if "training_pipeline" in features:
         statements.append(
             {
-                "Sid": "RunTrainingAndReadRegistry",
+                "Sid": "ReadRegistry",
                 "Effect": "Allow",
-                "Action": [
-                    "sagemaker:StartPipelineExecution",
-                    "sagemaker:DescribePipelineExecution",
-                    "sagemaker:ListPipelineExecutionSteps",
-                    "sagemaker:ListModelPackages",
-                    "sagemaker:DescribeModelPackage",
-                ],
+                "Action": ["sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"],
                 "Resource": [
-                    f.arn("sagemaker", f"pipeline/{names.pipeline}"),
-                    f.arn("sagemaker", f"pipeline/{names.pipeline}/execution/*"),
-                    *(
-                        f.arn(kind, resource)
-                        for group in sorted({names.model_group, names.registry_group})
-                        for kind, resource in (
-                            ("sagemaker", f"model-package-group/{group}"),
-                            ("sagemaker", f"model-package/{group}/*"),
-                        )
-                    ),
+                    f.arn("sagemaker", f"model-package-group/{names.registry_group}"),
+                    f.arn("sagemaker", f"model-package/{names.registry_group}/*"),
                 ],
             }
         )
+        if env is blueprint.primary_environment:
+            statements.append(
+                {
+                    "Sid": "RunTraining",
+                    "Effect": "Allow",
+                    "Action": [
+                        "sagemaker:StartPipelineExecution",
+                        "sagemaker:DescribePipelineExecution",
+                        "sagemaker:ListPipelineExecutionSteps",
+                    ],
+                    "Resource": [
+                        f.arn("sagemaker", f"pipeline/{names.pipeline}"),
+                        f.arn("sagemaker", f"pipeline/{names.pipeline}/execution/*"),
+                    ],
+                }
+            )
     return statements
 
 
@@ -229,7 +228,7 @@ def _workload_statements(f: Foundation, *, write: bool) -> list[dict[str, Any]]:
     return statements
 
 
-def _registry_read(f: Foundation, names: _Names) -> list[dict[str, Any]]:
+def _registry_read(f: Foundation, names: _Names, *, image: bool = True) -> list[dict[str, Any]]:
     """What an endpoint serving a package of the primary environment's registry reads: the
     model artifacts in that environment's artifacts bucket (found by its name prefix), the key
     that encrypts them (found by its alias) and the serving image in its repository."""
@@ -244,13 +243,18 @@ def _registry_read(f: Foundation, names: _Names) -> list[dict[str, Any]]:
             "Resource": f.arn("kms", "key/*"),
             "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{names.registry_prefix}-kms"}},
         },
-        {
-            "Sid": "RegistryImagePull",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            "Resource": f.arn("ecr", f"repository/{names.registry_prefix}"),
-        },
-    ]
+    ] + (
+        [
+            {
+                "Sid": "RegistryImagePull",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                "Resource": f.arn("ecr", f"repository/{names.registry_prefix}"),
+            }
+        ]
+        if image
+        else []
+    )
 
 
 def _deploy_trigger(blueprint: Blueprint, env: Environment) -> DeployTrigger | None:
@@ -318,16 +322,21 @@ class _Training:
     role: ServiceRole | None = None
 
 
-def _training(f: Foundation, blueprint: Blueprint, names: _Names, topic: AlarmTopic | None) -> _Training:
-    """Level 2: model registry, training pipeline, its schedule and failure alerts."""
+def _training(
+    f: Foundation, blueprint: Blueprint, env: Environment, names: _Names, topic: AlarmTopic | None
+) -> _Training:
+    """Level 2, primary environment: model registry, training pipeline, its schedule and
+    failure alerts. Other environments train nothing: they serve what the primary approved."""
     ctx, opts = f.ctx, f.opts
     features = blueprint.features
     subnets, security_groups = _network(blueprint)
     registry = pipeline = training_role = None
+    if env is not blueprint.primary_environment:
+        return _Training()
     if "model_registry" in features:
         registry = ModelRegistry(
             ctx.name("models"),
-            ModelRegistryArgs(group_name=names.model_group, description=f"Models of {ctx.prefix}"),
+            ModelRegistryArgs(group_name=names.registry_group, description=f"Models of {ctx.project}"),
             opts,
         )
     if (
@@ -359,7 +368,7 @@ def _training(f: Foundation, blueprint: Blueprint, names: _Names, topic: AlarmTo
                 "Sid": "RegisterModels",
                 "Effect": "Allow",
                 "Action": ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
-                "Resource": [registry.arn, f.arn("sagemaker", f"model-package/{names.model_group}/*")],
+                "Resource": [registry.arn, f.arn("sagemaker", f"model-package/{names.registry_group}/*")],
             },
             {
                 "Sid": "PassItselfToJobs",
@@ -439,14 +448,13 @@ def _training(f: Foundation, blueprint: Blueprint, names: _Names, topic: AlarmTo
 
 
 def _serving(
-    f: Foundation, blueprint: Blueprint, env: Environment, names: _Names, topic: AlarmTopic | None, training: _Training
+    f: Foundation, blueprint: Blueprint, env: Environment, names: _Names, topic: AlarmTopic | None
 ) -> ModelEndpoint | None:
     """Level 1 on: the endpoint with its logs and alarms; from level 4 data-quality monitoring
     with retraining on drift, and the dashboard."""
     ctx, opts = f.ctx, f.opts
     features = blueprint.features
     subnets, security_groups = _network(blueprint)
-    pipeline, training_role = training.pipeline, training.role
     if "endpoint" not in features or f.registry is None:
         return None
     deployment = ctx.deployment
@@ -542,10 +550,11 @@ def _serving(
         and "model_monitor" in features
         and deployment.baseline_uri is not None
         and images is not None  # the retraining run the drift rule starts uses them
-        and pipeline is not None
-        and training_role is not None
+        and "training_pipeline" in features
         and topic is not None
     ):
+        # Drift anywhere retrains where training lives: the primary environment's pipeline.
+        primary_pipeline = f.arn("sagemaker", f"pipeline/{names.pipeline}")
         retrain_role = _service_role(
             f,
             "retrain",
@@ -556,10 +565,16 @@ def _serving(
                     "Sid": "StartPipeline",
                     "Effect": "Allow",
                     "Action": "sagemaker:StartPipelineExecution",
-                    "Resource": pipeline.arn,
+                    "Resource": primary_pipeline,
                 }
             ],
         )
+        # The analyzer reads captured traffic and the served package's baseline (in the
+        # primary environment's artifacts, unless this is it) and writes its reports.
+        monitor_statements = _workload_statements(f, write=True)
+        if env is not blueprint.primary_environment:
+            monitor_statements += _registry_read(f, names, image=False)
+        monitor_role = _service_role(f, "monitor", SAGEMAKER, "Data-quality monitoring jobs", monitor_statements)
         DataQualityMonitor(
             ctx.name("data-quality"),
             DataQualityMonitorArgs(
@@ -569,12 +584,12 @@ def _serving(
                 schedule_cron=blueprint.monitoring.monitor_schedule,
                 interval_hours=blueprint.monitoring.interval_hours,
                 baseline_uri=deployment.baseline_uri,
-                role_arn=training_role.arn,
+                role_arn=monitor_role.arn,
                 artifacts_bucket=f.artifacts_bucket.bucket_name,
                 kms_key_arn=f.key.arn,
                 drift_threshold=blueprint.monitoring.drift_threshold,
                 topic_arn=topic.arn,
-                pipeline_arn=pipeline.arn,
+                pipeline_arn=primary_pipeline,
                 retrain_role_arn=retrain_role.arn,
                 subnet_ids=subnets,
                 security_group_ids=security_groups,
@@ -652,13 +667,13 @@ def build_sagemaker(
     topic = _alarm_topic(f, blueprint)
     if topic is not None:
         outputs["alarm_topic_arn"] = topic.arn
-    training = _training(f, blueprint, names, topic)
+    training = _training(f, blueprint, env, names, topic)
     if training.registry is not None:
         outputs["model_package_group"] = training.registry.group_name
     if training.pipeline is not None:
         outputs["training_pipeline_name"] = training.pipeline.pipeline_name
         outputs["training_data_uri"] = training_data_uri(f)
-    endpoint = _serving(f, blueprint, env, names, topic, training)
+    endpoint = _serving(f, blueprint, env, names, topic)
     if endpoint is None and "endpoint" in features:
         outputs["endpoint"] = FIRST_DEPLOY
     if endpoint is not None:
@@ -668,7 +683,7 @@ def build_sagemaker(
         )
     _deploy_on_approval(f, blueprint, env, training.registry)
     # The CI identity comes last: its policy names the endpoint, pipeline and registry.
-    ci = f.attach_ci_identity(blueprint, env, _ci_statements(f, blueprint, names))
+    ci = f.attach_ci_identity(blueprint, env, _ci_statements(f, blueprint, env, names))
     if ci is not None:
         outputs["ci_role_arn"] = ci.role_arn
     return outputs
