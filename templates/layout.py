@@ -54,17 +54,26 @@ RULES: tuple[Rule, ...] = (
     Rule("tests/test_data.py"),
     Rule("tests/test_serve.py"),
     Rule("tests/test_train.py"),
-    # Level 1: CI (lint, test, image, pulumi preview).
+    # Level 1: CI (lint, test, images, pulumi preview) and deploys that pin what they serve.
     Rule(".github/workflows/ci.yml", 1, "github"),
+    Rule(".github/workflows/deploy.yml", 1, "github"),
     Rule(".gitlab-ci.yml", 1, "gitlab"),
+    Rule("infra/deploy_config.py", 1),
     # Level 2: training runs as a job of the platform; data versioned with DVC.
     Rule(".dvc/.gitignore", 2),
     Rule(".dvc/config", 2),
     Rule(".dvcignore", 2),
     Rule("train.Dockerfile", 2),
+    # The entry points of the training pipeline's steps (preprocess, train, evaluate) follow
+    # SageMaker's container contract (container.py).
+    Rule("src/{package}/container.py", 2),
+    Rule("src/{package}/preprocess.py", 2),
+    Rule("tests/test_container.py", 2),
+    Rule("tests/test_evaluate.py", 2),
+    Rule("tests/test_pipeline.py", 2),
+    Rule("tests/test_preprocess.py", 2),
     Rule(".github/workflows/train.yml", 2, "github"),
     # Level 3: staged deployment and an integration test against the live endpoint.
-    Rule(".github/workflows/deploy.yml", 3, "github"),
     Rule("tests/integration/test_endpoint.py", 3),
     # Level 4: the serving app emits the metrics drift monitoring needs.
     Rule("src/{package}/monitoring.py", 4),

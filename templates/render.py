@@ -40,8 +40,8 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "team-repo"
 GENERATOR_FILENAME = ".mlops-bp.json"
 # What the generated evaluate.py computes; training.metric_name must be one of them.
 SUPPORTED_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc")
-# repository_dispatch event types: a model approval deploys, a drift alarm retrains.
-DISPATCH_EVENTS = {"approved": "model-approved", "drift": "drift-detected"}
+# repository_dispatch event types: a model approval deploys (retraining on drift is the stack's own rule).
+DISPATCH_EVENTS = {"approved": "model-approved"}
 
 _AWS_DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")

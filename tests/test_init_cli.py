@@ -34,7 +34,7 @@ def test_init_creates_the_repo_and_prints_next_steps(tmp_path) -> None:
     repo = tmp_path / "churn-model"
     assert (repo / ".github/workflows/train.yml").is_file()
     assert load_blueprint(repo / "mlops-bp.yaml").github == "acme/churn"
-    assert "Created" in result.output and "33 files" in result.output
+    assert "Created" in result.output and "41 files" in result.output
     assert "pulumi stack init dev" in result.output and "git init" in result.output
     assert _tree(tmp_path) == {"churn-model", *(f"churn-model/{p}" for p in _tree(repo))}
 

@@ -28,12 +28,20 @@ COMMON = {
     "tests/conftest.py", "tests/test_data.py", "tests/test_serve.py", "tests/test_train.py",
 }
 BY_LEVEL = {
-    1: {"github": {".github/workflows/ci.yml"}, "gitlab": {".gitlab-ci.yml"}},
+    1: {
+        "github": {".github/workflows/ci.yml", ".github/workflows/deploy.yml"},
+        "gitlab": {".gitlab-ci.yml"},
+        "all": {"infra/deploy_config.py"},
+    },
     2: {
         "github": {".github/workflows/train.yml"},
-        "all": {".dvc/.gitignore", ".dvc/config", ".dvcignore", "train.Dockerfile"},
+        "all": {
+            ".dvc/.gitignore", ".dvc/config", ".dvcignore", "train.Dockerfile",
+            f"src/{PKG}/container.py", f"src/{PKG}/preprocess.py",
+            *(f"tests/test_{m}.py" for m in ("container", "evaluate", "pipeline", "preprocess")),
+        },
     },
-    3: {"github": {".github/workflows/deploy.yml"}, "all": {"tests/integration/test_endpoint.py"}},
+    3: {"all": {"tests/integration/test_endpoint.py"}},
     4: {"all": {f"src/{PKG}/monitoring.py", "tests/test_monitoring.py"}},
 }
 MATRIX = [(level, platform, ci) for level in range(5) for platform in ("sagemaker", "kubernetes") for ci in ("github", "gitlab")]
@@ -162,13 +170,21 @@ def test_workflows_use_oidc_pinned_actions_and_least_privilege(rendered) -> None
     assert any(s.get("with", {}).get("command") == "preview" for s in _steps(ci))
 
 
-def test_training_workflow_schedule_and_retraining_path(rendered) -> None:
-    level2 = _workflow(rendered(2, "sagemaker", "github"), "train.yml")
-    triggers = level2[True]  # PyYAML reads the key `on` as True
-    assert triggers["schedule"] == [{"cron": github_cron(make_blueprint(2).training.schedule)}]
-    assert "workflow_dispatch" in triggers and "repository_dispatch" not in triggers
-    level4 = _workflow(rendered(4, "sagemaker", "github"), "train.yml")
-    assert level4[True]["repository_dispatch"] == {"types": ["drift-detected"]}
+def test_training_workflow_runs_on_demand_only(rendered) -> None:
+    """Scheduled runs and retraining on drift are the stack's (Scheduler, drift rule): exactly
+    one path each. The workflow trains a commit by hand, with the images CI pushed for it."""
+    for level in (2, 4):
+        train = _workflow(rendered(level, "sagemaker", "github"), "train.yml")
+        assert train[True] == {"workflow_dispatch": None}  # PyYAML reads the key `on` as True
+        steps = " ".join(s.get("run", "") for s in train["jobs"]["train"]["steps"])
+        assert "train-$GITHUB_SHA" in steps and "docker build" not in steps
+
+
+def test_ci_pushes_the_images_deploys_and_training_use(rendered) -> None:
+    for level, tags in ((1, ['"$GITHUB_SHA"']), (2, ['"$GITHUB_SHA"', '"train-$GITHUB_SHA"'])):
+        image = _workflow(rendered(level, "sagemaker", "github"), "ci.yml")["jobs"]["image"]
+        push = next(s["run"] for s in image["steps"] if s.get("name", "").startswith("Push"))
+        assert push.split("\n")[0] == f"for tag in {' '.join(tags)}; do"
 
 
 def test_deploy_goes_through_staging_and_tests_before_prod(rendered) -> None:
@@ -183,13 +199,14 @@ def test_deploy_goes_through_staging_and_tests_before_prod(rendered) -> None:
 
 def test_gitlab_pipeline_per_level(rendered) -> None:
     level1 = yaml.load((rendered(1, "sagemaker", "gitlab") / ".gitlab-ci.yml").read_text(), Loader=_CiLoader)  # noqa: S506
-    assert level1["stages"] == ["test", "build", "preview"]
+    assert level1["stages"] == ["test", "build", "preview", "deploy-dev"]
+    assert any("deploy_config.py" in line for line in level1["deploy-dev"]["script"])
     assert level1[".aws"]["id_tokens"]["AWS_ID_TOKEN"]["aud"] == "sts.amazonaws.com"
     level4 = yaml.load((rendered(4, "kubernetes", "gitlab") / ".gitlab-ci.yml").read_text(), Loader=_CiLoader)  # noqa: S506
     assert level4["stages"][-3:] == ["deploy-dev", "deploy-staging", "deploy-prod"]
     assert level4["deploy-prod"]["rules"][0]["when"] == "manual"
     assert "when" not in level4["deploy-staging"]["rules"][0]
-    assert any("RETRAIN" in rule["if"] for rule in level4["train"]["rules"])
+    assert [rule["if"] for rule in level4["train"]["rules"]] == ['$CI_PIPELINE_SOURCE == "web"']
 
 
 def test_dockerfiles_are_multi_stage_non_root_pinned_with_healthcheck(rendered) -> None:
@@ -210,6 +227,23 @@ def test_level_content_of_the_ml_code(rendered) -> None:
     assert "CloudWatchMetrics" in (level4 / f"src/{PKG}/monitoring.py").read_text()
     assert "CloudWatchMetrics" not in (rendered(4, "kubernetes", "github") / f"src/{PKG}/monitoring.py").read_text()
     assert "DRIFT_THRESHOLD = 0.2" in (level4 / f"src/{PKG}/config.py").read_text()
+
+
+@pytest.mark.parametrize(("level", "platform", "bakes"), [(0, "sagemaker", True), (1, "sagemaker", True), (2, "sagemaker", False), (1, "kubernetes", False)])
+def test_only_a_sagemaker_image_without_a_training_pipeline_carries_its_model(rendered, level, platform, bakes) -> None:
+    dockerfile = (rendered(level, platform, "github") / "Dockerfile").read_text()
+    trains = f"python -m {PKG}.train --model-dir /opt/ml/model" in dockerfile
+    copies = "COPY --from=build /opt/ml/model /opt/ml/model" in dockerfile
+    assert trains == copies == bakes
+
+
+def test_training_entry_points_follow_the_sagemaker_contract(rendered) -> None:
+    sagemaker = (rendered(2, "sagemaker", "github") / f"src/{PKG}/train.py").read_text()
+    assert "TrainingContainer.from_environment()" in sagemaker
+    kubernetes = (rendered(2, "kubernetes", "github") / f"src/{PKG}/train.py").read_text()
+    assert "TrainingContainer" not in kubernetes
+    for repo in (rendered(2, "sagemaker", "github"), rendered(4, "kubernetes", "gitlab")):
+        assert not re.search(r"[\"']SM_(CHANNEL|MODEL_DIR|OUTPUT)", "".join(p.read_text() for p in (repo / "src").rglob("*.py")))
 
 
 @pytest.mark.parametrize(

@@ -138,7 +138,7 @@ def test_allowed_downgrade_names_every_deletion(tmp_path):
     assert "DATA WOULD BE LOST" in result.output
     assert load_blueprint(repo / "mlops-bp.yaml").level == 2
     assert not (repo / "infra/Pulumi.prod.yaml").exists()
-    assert not (repo / ".github/workflows/deploy.yml").exists()
+    assert not (repo / "tests/integration/test_endpoint.py").exists()  # a level-3 file
 
 
 def test_upgrade_that_would_destroy_data_is_refused(tmp_path, monkeypatch):

@@ -1,6 +1,13 @@
 # syntax=docker/dockerfile:1
-# Training image: runs as a {% if cookiecutter.platform == "sagemaker" %}SageMaker training job (the pipeline's train step){% else %}Kubernetes Job{% endif %}.
-# The model goes to /opt/ml/model, SageMaker's contract, which the Kubernetes Job mounts too.
+{%- if cookiecutter.platform == "sagemaker" %}
+# Training image: every step of the SageMaker training pipeline runs it. Preprocess and Evaluate
+# are Processing jobs (`python -m {{ cookiecutter.package_name }}.preprocess` and `.evaluate`); Train is a
+# training job, which starts the entry point with the argument `train` and follows SageMaker's
+# contract under /opt/ml (container.py): the `train` channel in, the model to /opt/ml/model.
+{%- else %}
+# Training image: runs as a Kubernetes Job. The model goes to /opt/ml/model, SageMaker's
+# contract, which the Kubernetes Job mounts too.
+{%- endif %}
 FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build

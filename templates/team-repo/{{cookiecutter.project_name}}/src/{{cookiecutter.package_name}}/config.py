@@ -11,6 +11,9 @@ METRIC_THRESHOLD = {{ cookiecutter.metric_threshold }}
 RANDOM_STATE = 42
 TEST_SIZE = 0.2
 SERVING_PORT = 8080
+# Requests above these sizes are refused with 413 (MAX_REQUEST_BYTES, MAX_REQUEST_ROWS).
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+DEFAULT_MAX_REQUEST_ROWS = 1000
 {%- if cookiecutter.level|int >= 4 %}
 # monitoring.drift_threshold: the share of features whose live mean left the training baseline.
 DRIFT_THRESHOLD = {{ cookiecutter.drift_threshold }}
@@ -18,5 +21,26 @@ DRIFT_THRESHOLD = {{ cookiecutter.drift_threshold }}
 
 
 def model_dir() -> Path:
-    """Where the model is saved and loaded: MODEL_DIR, SM_MODEL_DIR (SageMaker), /opt/ml/model."""
-    return Path(os.environ.get("MODEL_DIR") or os.environ.get("SM_MODEL_DIR") or "/opt/ml/model")
+    """Where the model is saved and loaded: MODEL_DIR, else /opt/ml/model (SageMaker's path)."""
+    return Path(os.environ.get("MODEL_DIR") or "/opt/ml/model")
+
+
+def max_request_bytes() -> int:
+    return _positive_int("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)
+
+
+def max_request_rows() -> int:
+    return _positive_int("MAX_REQUEST_ROWS", DEFAULT_MAX_REQUEST_ROWS)
+
+
+def _positive_int(variable: str, default: int) -> int:
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{variable} must be a positive integer, got {text!r}")
+    return value

@@ -1,12 +1,40 @@
-"""Model evaluation and the quality gate: a model below the threshold is not shipped."""
+"""Model evaluation and the quality gate: a model below the threshold is not shipped.
+{%- if cookiecutter.level|int >= 2 %}
+
+The training pipeline's Evaluate step, a SageMaker Processing job, runs
+`python -m {{ cookiecutter.package_name }}.evaluate` with the arguments
+`--model DIR --test DIR --output DIR` (or `--evaluation DIR`). It unpacks <model>/model.tar.gz
+(packed as a training job packs its model folder), scores the model on the CSV files under
+<test> and writes <output>/evaluation.json, `{"metrics": {...}}`, whose `metrics.<name>` the
+pipeline's condition step compares with the threshold. It exits 0 whatever the score, and 1 on
+bad input.
+{% endif %}"""
 
 from __future__ import annotations
-
+{% if cookiecutter.level|int >= 2 %}
+import argparse
+import json
+import sys
+import tarfile
+import tempfile
+import zlib
+from pathlib import Path, PurePosixPath
+{% endif %}
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from .config import METRIC_NAME, METRIC_THRESHOLD
+{%- if cookiecutter.level|int >= 2 %}
+from .container import one_line, report_failure
+from .data import Dataset, load_csv_dir, write_text_atomically
+from .model_io import LoadedModel, load_model
+
+MODEL_ARCHIVE = "model.tar.gz"
+REPORT_FILE = "evaluation.json"
+PROCESSING_DIR = Path("/opt/ml/processing")
+{%- else %}
 from .data import Dataset
+{%- endif %}
 
 
 class QualityGateError(Exception):
@@ -19,9 +47,9 @@ def evaluate(model: Pipeline, dataset: Dataset) -> dict[str, float]:
     y = dataset.target
     return {
         "accuracy": float(accuracy_score(y, predicted)),
-        "f1": float(f1_score(y, predicted)),
-        "precision": float(precision_score(y, predicted)),
-        "recall": float(recall_score(y, predicted)),
+        "f1": float(f1_score(y, predicted, zero_division=0)),
+        "precision": float(precision_score(y, predicted, zero_division=0)),
+        "recall": float(recall_score(y, predicted, zero_division=0)),
         "roc_auc": float(roc_auc_score(y, scores)),
     }
 
@@ -31,3 +59,74 @@ def check_threshold(
 ) -> None:
     if metrics[name] < threshold:
         raise QualityGateError(f"{name} {metrics[name]:.4f} is below the threshold {threshold}")
+{%- if cookiecutter.level|int >= 2 %}
+
+
+def load_model_archive(archive: Path, destination: Path) -> LoadedModel:
+    """Load the model of a model.tar.gz: its folders and regular files only (no links, absolute
+    paths or `..`), extracted under `destination` with tarfile's data filter."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                name = PurePosixPath(member.name)
+                if (
+                    name.is_absolute()
+                    or ".." in name.parts
+                    or not (member.isfile() or member.isdir())
+                ):
+                    raise ValueError(f"{archive}: refusing to extract {member.name!r}")
+            tar.extractall(destination, members=members, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{archive}: not a readable tar.gz archive ({exc})") from None
+    try:
+        return load_model(destination)
+    except Exception as exc:  # a missing file, or one of the many ways unpickling fails
+        raise ValueError(f"{archive}: cannot load the model ({one_line(exc)})") from None
+
+
+def evaluate_archive(model_dir: Path, test_dir: Path) -> dict[str, float]:
+    """The metrics of the model packed in <model_dir>/model.tar.gz on the files under test_dir."""
+    archive = Path(model_dir) / MODEL_ARCHIVE
+    if not archive.is_file():
+        raise ValueError(f"{model_dir}: no {MODEL_ARCHIVE}")
+    test = load_csv_dir(test_dir)
+    with tempfile.TemporaryDirectory() as unpacked:
+        loaded = load_model_archive(archive, Path(unpacked))
+    if list(test.feature_names) != loaded.metadata.get("feature_names"):
+        raise ValueError(
+            f"{test_dir}: the feature columns differ from those the model was trained on"
+        )
+    return evaluate(loaded.model, test)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m {{ cookiecutter.package_name }}.evaluate",
+        description="The training pipeline's Evaluate step: write evaluation.json.",
+    )
+    for name, help_text in (("model", "holds model.tar.gz"), ("test", "the test CSV files")):
+        parser.add_argument(f"--{name}", type=Path, default=PROCESSING_DIR / name, help=help_text)
+    # `--evaluation` too: the pipeline names each folder argument after the folder.
+    parser.add_argument(
+        "--output",
+        "--evaluation",
+        type=Path,
+        default=PROCESSING_DIR / "evaluation",
+        help="for evaluation.json",
+    )
+    args = parser.parse_args(argv)
+    try:
+        metrics = evaluate_archive(args.model, args.test)
+        report = json.dumps({"metrics": metrics}, indent=2, sort_keys=True) + "\n"
+        write_text_atomically(args.output / REPORT_FILE, report)
+    except (ValueError, OSError) as exc:
+        return report_failure("evaluate", exc)
+    for name, value in sorted(metrics.items()):
+        print(f"{name}={value:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+{%- endif %}

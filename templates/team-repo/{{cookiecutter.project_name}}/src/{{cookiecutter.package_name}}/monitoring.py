@@ -31,9 +31,8 @@ PREFIX = "model"
 {%- if cookiecutter.platform == "sagemaker" %}
 # Set on the endpoint's container by mlops-bp's ModelEndpoint; the serving role may publish
 # metrics to this namespace only.
-METRIC_NAMESPACE = os.environ.get(
-    "MLOPS_BP_METRIC_NAMESPACE", "mlops-bp/{{ cookiecutter.project_name }}"
-)
+DEFAULT_METRIC_NAMESPACE = "mlops-bp/{{ cookiecutter.project_name }}"
+METRIC_NAMESPACE = os.environ.get("MLOPS_BP_METRIC_NAMESPACE", DEFAULT_METRIC_NAMESPACE)
 {%- endif %}
 
 

@@ -1,6 +1,8 @@
 """The serving app, following SageMaker's container contract so the same image serves on
 SageMaker and on Kubernetes: `GET /ping` answers 200 once the model is loaded, and
 `POST /invocations` takes JSON (`{"instances": [[...], ...]}`) or CSV rows of features.
+Bodies above MAX_REQUEST_BYTES (1 MiB) or MAX_REQUEST_ROWS (1000 rows) get a 413, anything
+else the model cannot use a 400 with a JSON `error`.
 {%- if cookiecutter.level|int >= 4 %}
 It also emits the metrics drift monitoring needs (see monitoring.py).
 {%- endif %}
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import sys
 {%- if cookiecutter.level|int >= 4 %}
@@ -17,15 +20,27 @@ import time
 {%- endif %}
 from pathlib import Path
 from threading import Lock
+from typing import Any, NoReturn
 
+import numpy as np
 from flask import Flask, Response, jsonify, request
 
-from .config import SERVING_PORT, model_dir
+from .config import SERVING_PORT, max_request_bytes, max_request_rows, model_dir
 from .features import FeatureError, to_matrix
 from .model_io import LoadedModel, ModelNotFoundError, load_model
 {%- if cookiecutter.level|int >= 4 %}
 from .monitoring import ModelMonitor
 {%- endif %}
+
+CONTENT_TYPES = ("application/json", "text/csv")
+
+
+class RequestRejected(Exception):
+    """A request the app refuses, with the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _ModelHolder:
@@ -46,14 +61,67 @@ class _ModelHolder:
             return self._loaded
 
 
-def _parse_rows() -> list:
-    if request.mimetype == "application/json":
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or "instances" not in body:
-            raise FeatureError('expected a JSON object {"instances": [[...], ...]}')
-        return body["instances"]
-    text = request.get_data(as_text=True)
-    return [row for row in csv.reader(io.StringIO(text)) if row]
+def _reject_constant(name: str) -> NoReturn:
+    raise FeatureError(f"{name} is not a number this model accepts")
+
+
+def _json_rows(text: str) -> Any:
+    try:
+        body = json.loads(text, parse_constant=_reject_constant)
+    except FeatureError:
+        raise
+    except RecursionError:
+        raise FeatureError("the JSON is nested too deeply") from None
+    except ValueError as exc:  # malformed JSON, or an integer too long to parse
+        raise FeatureError(f"malformed JSON: {exc}") from None
+    if not isinstance(body, dict) or "instances" not in body:
+        raise FeatureError('expected a JSON object {"instances": [[...], ...]}')
+    return body["instances"]
+
+
+def _csv_rows(text: str, max_rows: int) -> list[list[str]]:
+    rows: list[list[str]] = []
+    try:
+        for row in csv.reader(io.StringIO(text)):
+            if not row:
+                continue
+            if len(rows) == max_rows:
+                raise RequestRejected(413, f"at most {max_rows} rows per request")
+            rows.append(row)
+    except csv.Error as exc:  # e.g. a field larger than csv's field size limit
+        raise FeatureError(f"malformed CSV: {exc}") from None
+    return rows
+
+
+def _read_body(max_bytes: int) -> bytes:
+    """The body, or RequestRejected(413) if it is larger than max_bytes: a declared length is
+    checked before anything is read, and a chunked body is read at most one byte past the limit
+    (Flask's MAX_CONTENT_LENGTH, set by create_app)."""
+    declared = request.content_length
+    if declared is None or declared <= max_bytes:
+        body = request.get_data(cache=False)
+        if len(body) <= max_bytes:
+            return body
+    raise RequestRejected(413, f"the body is larger than {max_bytes} bytes")
+
+
+def _request_features(n_features: int, max_bytes: int, max_rows: int) -> np.ndarray:
+    """The request's features, or RequestRejected."""
+    if request.mimetype not in CONTENT_TYPES:
+        raise RequestRejected(415, "send application/json or text/csv")
+    body = _read_body(max_bytes)
+    try:
+        text = body.decode("utf-8")
+        if request.mimetype == "text/csv":
+            return to_matrix(_csv_rows(text, max_rows), n_features, text=True)
+        rows = _json_rows(text)
+        if isinstance(rows, list) and len(rows) > max_rows:
+            raise RequestRejected(413, f"at most {max_rows} rows per request")
+        return to_matrix(rows, n_features)
+    except UnicodeDecodeError:
+        raise RequestRejected(400, "the body must be UTF-8 text") from None
+    except FeatureError as exc:
+        raise RequestRejected(400, str(exc)) from None
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:
@@ -63,6 +131,8 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 def create_app(directory: Path | None = None) -> Flask:
     """The WSGI app; `directory` defaults to the model directory of the environment."""
     app = Flask(__name__)
+    max_bytes, max_rows = max_request_bytes(), max_request_rows()
+    app.config["MAX_CONTENT_LENGTH"] = max_bytes + 1  # where reading a chunked body stops
     holder = _ModelHolder(Path(directory) if directory else model_dir())
 {%- if cookiecutter.level|int >= 4 %}
     monitors: dict[str, ModelMonitor] = {}
@@ -84,18 +154,16 @@ def create_app(directory: Path | None = None) -> Flask:
         loaded = holder.get()
         if loaded is None:
             return _error(503, f"no model in {holder.directory}")
-        if request.mimetype not in ("application/json", "text/csv"):
-            return _error(415, "send application/json or text/csv")
 {%- if cookiecutter.level|int >= 4 %}
         started = time.perf_counter()
 {%- endif %}
         try:
-            features = to_matrix(_parse_rows(), loaded.n_features)
-        except FeatureError as exc:
+            features = _request_features(loaded.n_features, max_bytes, max_rows)
+        except RequestRejected as exc:
 {%- if cookiecutter.level|int >= 4 %}
             monitor_of(loaded).record_error()
 {%- endif %}
-            return _error(400, str(exc))
+            return _error(exc.status, str(exc))
 {%- if cookiecutter.level|int >= 4 %}
         try:
             labels = [int(v) for v in loaded.model.predict(features)]
@@ -128,7 +196,8 @@ def create_app(directory: Path | None = None) -> Flask:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve with gunicorn on port 8080. SageMaker passes the argument `serve`."""
+    """Serve with gunicorn on port 8080, or SAGEMAKER_BIND_TO_PORT when SageMaker sets it
+    (multi-container endpoints). SageMaker passes the argument `serve`."""
     args = sys.argv[1:] if argv is None else argv
     if args not in ([], ["serve"]):
         print("usage: {{ cookiecutter.project_name }}-serve [serve]", file=sys.stderr)
@@ -137,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     command = [
         "gunicorn",
         "--bind",
-        f"0.0.0.0:{SERVING_PORT}",
+        f"0.0.0.0:{os.environ.get('SAGEMAKER_BIND_TO_PORT') or SERVING_PORT}",
         "--workers",
         "1",
         "--threads",

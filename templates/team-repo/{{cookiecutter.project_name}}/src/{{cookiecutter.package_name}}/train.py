@@ -1,27 +1,80 @@
-"""Training entry point: load data, fit, evaluate against the quality gate, save.
+{%- set container_mode = cookiecutter.platform == "sagemaker" and cookiecutter.level|int >= 2 -%}
+"""Training: fit the classifier and save it with the metadata serving needs.
 
-Runs locally (`make train`) and as a {% if cookiecutter.platform == "sagemaker" %}SageMaker training job{% else %}Kubernetes Job{% endif %}: the model goes to the model
-directory (SageMaker's /opt/ml/model contract) and metrics are printed as `name=value` lines,
-which training-job metric definitions parse.
+`python -m {{ cookiecutter.package_name }}.train [--data CSV] [--model-dir DIR]`
+(`make train`) fits on a stratified split of the bundled data (or of a CSV, see data.py),
+evaluates the held-out part, prints the metrics as `name=value` lines and saves the model only
+if it passes the quality gate.
+{%- if container_mode %}
+
+`{{ cookiecutter.project_name }}-train train` is how SageMaker starts the training
+image (the pipeline's Train step). It follows SageMaker's training-job contract (container.py):
+it fits on every row of the `train` channel with the job's hyperparameters and writes the model
+to the model folder, or the reason of a failure to the failure file. The Preprocess step made
+the split; the pipeline's Evaluate and CheckMetric steps are the quality gate.
+{%- elif cookiecutter.level|int >= 2 %}
+
+The training Job starts the training image with the argument `train`, which changes nothing.
+{%- endif %}
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
+{%- if container_mode %}
+import math
+{%- endif %}
 import sys
-from dataclasses import dataclass
+{%- if container_mode %}
+from collections.abc import Callable
+{%- endif %}
+from dataclasses import asdict, dataclass
 from pathlib import Path
+{%- if container_mode %}
+from typing import Any
+{%- endif %}
 
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from .config import METRIC_NAME, METRIC_THRESHOLD, model_dir
+{%- if container_mode %}
+from .container import TrainingContainer
+from .data import Dataset, load_csv, load_csv_dir, load_dataset, split
+{%- else %}
 from .data import Dataset, load_csv, load_dataset, split
+{%- endif %}
 from .evaluate import QualityGateError, check_threshold, evaluate
 from .features import baseline, build_preprocessor
 from .model_io import save_model
+
+{%- if container_mode %}
+
+# How a training job's hyperparameters (strings) are read: type, requirement, check.
+HYPERPARAMETER_RULES: dict[str, tuple[type, str, Callable[[Any], bool]]] = {
+    "max_iter": (int, "an integer of at least 1", lambda value: value >= 1),
+    "C": (float, "a finite number above 0", lambda value: math.isfinite(value) and value > 0),
+}
+{%- endif %}
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """The hyperparameters of the LogisticRegression."""
+
+    max_iter: int = 1000
+    C: float = 1.0  # inverse regularization strength
+{%- if container_mode %}
+
+    @classmethod
+    def from_strings(cls, values: dict[str, str]) -> Hyperparameters:
+        """From a training job's hyperparameters (strings); missing ones keep their default."""
+        unknown = sorted(set(values) - set(HYPERPARAMETER_RULES))
+        if unknown:
+            known = ", ".join(sorted(HYPERPARAMETER_RULES))
+            raise ValueError(f"unknown hyperparameters {', '.join(unknown)}; known: {known}")
+        return cls(**{name: _parse(name, text) for name, text in values.items()})
+{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -29,43 +82,57 @@ class TrainingResult:
     model: Pipeline
     metrics: dict[str, float]
     metadata: dict
+{%- if container_mode %}
 
 
-def build_model() -> Pipeline:
-    return Pipeline(
-        [("scale", build_preprocessor()), ("classify", LogisticRegression(max_iter=1000))]
-    )
+def _parse(name: str, text: str) -> Any:
+    kind, requirement, valid = HYPERPARAMETER_RULES[name]
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not valid(value):
+        raise ValueError(f"hyperparameter {name} must be {requirement}, got {text!r}")
+    return value
+{%- endif %}
 
 
-def train(dataset: Dataset) -> TrainingResult:
+def build_model(hyperparameters: Hyperparameters | None = None) -> Pipeline:
+    hyperparameters = hyperparameters or Hyperparameters()
+    classifier = LogisticRegression(max_iter=hyperparameters.max_iter, C=hyperparameters.C)
+    return Pipeline([("scale", build_preprocessor()), ("classify", classifier)])
+
+
+def _metadata(train_part: Dataset, hyperparameters: Hyperparameters) -> dict:
+    return {
+        "feature_names": list(train_part.feature_names),
+        "baseline": baseline(train_part.features),
+        "hyperparameters": asdict(hyperparameters),
+        "training_rows": len(train_part.target),
+    }
+
+
+def train(dataset: Dataset, hyperparameters: Hyperparameters | None = None) -> TrainingResult:
     """Fit on a stratified split and evaluate on the held-out part."""
+    hyperparameters = hyperparameters or Hyperparameters()
     parts = split(dataset)
-    model = build_model().fit(parts.train.features, parts.train.target)
+    model = build_model(hyperparameters).fit(parts.train.features, parts.train.target)
     metrics = evaluate(model, parts.test)
     metadata = {
-        "feature_names": list(dataset.feature_names),
-        "baseline": baseline(parts.train.features),
+        **_metadata(parts.train, hyperparameters),
         "metrics": metrics,
         "quality_gate": {"metric": METRIC_NAME, "threshold": METRIC_THRESHOLD},
     }
     return TrainingResult(model, metrics, metadata)
 
 
-def _training_data(data: Path | None) -> Dataset:
-    channel = os.environ.get("SM_CHANNEL_TRAIN")
-    if data is None and channel:
-        data = Path(channel) / "train.csv"
-    return load_csv(data) if data is not None else load_dataset()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # SageMaker starts training containers with the argument `train`.
-    parser.add_argument("command", nargs="?", choices=["train"], help=argparse.SUPPRESS)
-    parser.add_argument("--model-dir", type=Path, default=None, help="default: MODEL_DIR")
-    parser.add_argument("--data", type=Path, default=None, help="CSV (default: bundled data)")
-    args = parser.parse_args(argv)
-    result = train(_training_data(args.data))
+def train_locally(data: Path | None, target: Path) -> int:
+    """`make train`: split, evaluate, and save only a model that passes the quality gate."""
+    try:
+        result = train(load_csv(data) if data is not None else load_dataset())
+    except (ValueError, OSError) as exc:
+        print(f"train: {exc}", file=sys.stderr)
+        return 1
     for name, value in sorted(result.metrics.items()):
         print(f"{name}={value:.4f}")
     try:
@@ -73,14 +140,50 @@ def main(argv: list[str] | None = None) -> int:
     except QualityGateError as exc:
         print(f"quality gate failed: {exc}; the model is not saved", file=sys.stderr)
         return 1
-    target = args.model_dir or model_dir()
     save_model(result.model, result.metadata, target)
-    output = os.environ.get("SM_OUTPUT_DATA_DIR")
-    if output:  # the pipeline's evaluation step reads this report
-        report = json.dumps({"metrics": result.metrics}, sort_keys=True)
-        Path(output, "evaluation.json").write_text(report + "\n", encoding="utf-8")
     print(f"model saved to {target}")
     return 0
+{%- if container_mode %}
+
+
+def train_in_container(container: TrainingContainer) -> int:
+    """The pipeline's Train step: every row of the `train` channel, no quality gate."""
+    try:
+        hyperparameters = Hyperparameters.from_strings(container.hyperparameters())
+        dataset = load_csv_dir(container.channel("train"))
+        model = build_model(hyperparameters).fit(dataset.features, dataset.target)
+        save_model(model, _metadata(dataset, hyperparameters), container.model_dir)
+    except Exception as exc:  # whatever it is, SageMaker shows the failure file's reason
+        return container.fail(exc)
+    print(f"trained on {len(dataset.target)} rows; model saved to {container.model_dir}")
+    return 0
+{%- endif %}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="{{ cookiecutter.project_name }}-train",
+        description=__doc__.splitlines()[0],
+    )
+{%- if container_mode %}
+    parser.add_argument(
+        "command", nargs="?", choices=["train"], help="run as a SageMaker training job"
+    )
+{%- elif cookiecutter.level|int >= 2 %}
+    parser.add_argument(
+        "command", nargs="?", choices=["train"], help="the training Job's argument; no effect"
+    )
+{%- endif %}
+    parser.add_argument("--model-dir", type=Path, help="default: MODEL_DIR, else /opt/ml/model")
+    parser.add_argument("--data", type=Path, help="a CSV file (default: the bundled data)")
+    args = parser.parse_args(argv)
+{%- if container_mode %}
+    if args.command == "train":
+        if args.model_dir or args.data:
+            parser.error("`train` takes no options: SageMaker's contract says where things are")
+        return train_in_container(TrainingContainer.from_environment())
+{%- endif %}
+    return train_locally(args.data, args.model_dir or model_dir())
 
 
 if __name__ == "__main__":
