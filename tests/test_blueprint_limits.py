@@ -80,21 +80,33 @@ def test_the_longest_accepted_names_fit_every_aws_limit(platform, level, deploy)
 def test_one_character_more_is_refused(platform):
     name = "n" * (MAX_NAME_PREFIX[platform] - len(LONGEST_ENV))
     with pytest.raises(BlueprintError, match=r"^name, environments: "):
-        blueprint_from_data({"name": name, "level": 0, "platform": platform.value, "environments": [{"name": LONGEST_ENV}]})
+        blueprint_from_data(
+            {"name": name, "level": 0, "platform": platform.value, "environments": [{"name": LONGEST_ENV}]}
+        )
 
 
 def test_the_bound_is_tight_on_sagemaker():
     """The data-scientist role is the longest SageMaker name: exactly at the IAM limit."""
     role = next(
-        r for r in plan(_longest(Platform.SAGEMAKER, 0), LONGEST_ENV).of_type("aws:iam/role:Role") if "scientist" in r.name
+        r
+        for r in plan(_longest(Platform.SAGEMAKER, 0), LONGEST_ENV).of_type("aws:iam/role:Role")
+        if "scientist" in r.name
     )
     assert len(role.name) + 8 == 64
 
 
 @pytest.mark.parametrize(
     ("instance_type", "nvme"),
-    [("ml.m5.large", False), ("ml.t2.medium", False), ("ml.m5d.large", True), ("ml.g4dn.xlarge", True),
-     ("ml.g5.2xlarge", True), ("ml.p4d.24xlarge", True), ("ml.c6id.large", True), ("ml.inf1.xlarge", False)],
+    [
+        ("ml.m5.large", False),
+        ("ml.t2.medium", False),
+        ("ml.m5d.large", True),
+        ("ml.g4dn.xlarge", True),
+        ("ml.g5.2xlarge", True),
+        ("ml.p4d.24xlarge", True),
+        ("ml.c6id.large", True),
+        ("ml.inf1.xlarge", False),
+    ],
 )
 def test_local_nvme_instance_types(instance_type, nvme):
     assert has_local_nvme(instance_type) is nvme

@@ -172,7 +172,9 @@ class PipelineRun:
         config = root / "input/config"
         config.mkdir(parents=True, exist_ok=True)
         (config / "hyperparameters.json").write_text(json.dumps(args.get("HyperParameters", {})), encoding="utf-8")
-        input_config = {c["ChannelName"]: {"TrainingInputMode": "File", "ContentType": c.get("ContentType", "")} for c in channels}
+        input_config = {
+            c["ChannelName"]: {"TrainingInputMode": "File", "ContentType": c.get("ContentType", "")} for c in channels
+        }
         (config / "inputdataconfig.json").write_text(json.dumps(input_config), encoding="utf-8")
         (root / "model").mkdir(parents=True, exist_ok=True)
         (root / "output").mkdir(parents=True, exist_ok=True)
@@ -194,7 +196,9 @@ class PipelineRun:
             "GreaterThan": lambda a, b: a > b,
             "LessThan": lambda a, b: a < b,
         }
-        holds = all(compare[c["Type"]](self.value(c["LeftValue"]), self.value(c["RightValue"])) for c in args["Conditions"])
+        holds = all(
+            compare[c["Type"]](self.value(c["LeftValue"]), self.value(c["RightValue"])) for c in args["Conditions"]
+        )
         for branch in args["IfSteps"] if holds else args["ElseSteps"]:
             self.step(branch)
 

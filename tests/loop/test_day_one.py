@@ -58,8 +58,12 @@ def _references(graph):
     return found
 
 
-CASES = [(level, env, platform) for platform in ("sagemaker",) for level in range(5)
-         for env in (("dev",) if level < 3 else ("dev", "staging", "prod"))]
+CASES = [
+    (level, env, platform)
+    for platform in ("sagemaker",)
+    for level in range(5)
+    for env in (("dev",) if level < 3 else ("dev", "staging", "prod"))
+]
 
 
 @pytest.mark.parametrize(("level", "env", "platform"), CASES)
@@ -85,4 +89,6 @@ def test_after_the_first_deploy_only_pinned_things_are_referenced(level):
     references = _references(plan(blueprint, env, pinned))
     assert references  # the scan finds what a deploy pins (so an empty day-one scan means something)
     for reference in references:
-        assert pinned.image_tag in reference or pinned.model_package_arn in reference or pinned.baseline_uri in reference, reference
+        assert (
+            pinned.image_tag in reference or pinned.model_package_arn in reference or pinned.baseline_uri in reference
+        ), reference

@@ -28,6 +28,8 @@ APPROVAL_EVENT = {
         "ModelApprovalStatus": "Approved",
     },
 }
+
+
 class _GitlabLoader(yaml.SafeLoader):
     """GitLab CI's custom tag !reference."""
 
