@@ -10,7 +10,7 @@ from . import catalog
 from .constants import SPEC_VERSION
 from .enums import EndpointMode, MaturityLevel, Platform
 from .errors import BlueprintError, UserError, format_validation_error
-from .instances import ENDPOINT_SMALLEST_INSTANCE
+from .instances import ENDPOINT_SMALLEST_INSTANCE, INSTANCE_USES, instance_types
 from .kubernetes import KubernetesServing, KubernetesSettings
 from .limits import ALARMS_PER_VARIANT, MAX_ROLLBACK_ALARMS, name_prefix_error
 from .regions import AWS_REGIONS, MODEL_MONITOR_REGISTRIES
@@ -290,6 +290,8 @@ class Blueprint(_Strict):
                 raise ValueError("serving.variants: every variant needs a weight of at least 0.01 on kubernetes")
             if self.kubernetes.serving is KubernetesServing.KSERVE and len(self.serving.variants) != 2:
                 raise ValueError("serving.variants: a KServe canary takes exactly two variants (stable first, canary second)")
+        if self.platform is Platform.SAGEMAKER:
+            _check_instance_types(self)
         too_long = name_prefix_error(self.name, names, self.platform)
         if too_long:
             raise ValueError(too_long)
@@ -355,6 +357,15 @@ class Blueprint(_Strict):
             return Blueprint.model_validate(data)
         except ValidationError as exc:
             raise BlueprintError(format_validation_error(exc, f"at level {level}", PATTERN_HINTS)) from None
+
+
+def _check_instance_types(blueprint: Blueprint) -> None:
+    """Each SageMaker instance type is one the API accepts for every use the stacks make of it."""
+    for path, uses in INSTANCE_USES.items():
+        value = _get(blueprint, path)
+        for what, shape in uses:
+            if value not in instance_types(shape):
+                raise ValueError(f"{path}: {value} is not an instance type SageMaker offers for {what}")
 
 
 def _get(obj: Any, dotted: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -267,3 +268,32 @@ def test_blue_green_rollback_alarms_fit_the_api_limit():
     six = [{"name": f"v{i}", "weight": 1 / 6} for i in range(6)]
     with pytest.raises(BlueprintError, match=r"^serving.variants: "):
         bp(level=3, serving={"variants": six})
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        (
+            "training",
+            "ml.t2.medium",
+            "training.instance_type: ml.t2.medium is not an instance type SageMaker offers for training jobs",
+        ),
+        (
+            "serving",
+            "ml.x9.huge",
+            "serving.instance_type: ml.x9.huge is not an instance type SageMaker offers for real-time endpoints",
+        ),
+        (
+            "notebook",
+            "ml.m5.large",
+            "notebook.instance_type: ml.m5.large is not an instance type SageMaker offers for notebook",
+        ),
+    ],
+)
+def test_instance_types_are_ones_the_api_accepts_for_their_use(section, value, message):
+    with pytest.raises(BlueprintError, match=rf"^{re.escape(message)}"):
+        bp(level=3, **{section: {"instance_type": value}})
+
+
+def test_instance_types_do_not_bind_the_kubernetes_platform():
+    assert bp(level=3, platform="kubernetes", name="abc", training={"instance_type": "ml.t2.medium"})
