@@ -57,6 +57,7 @@ def test_plan_subprocess_runs_print_nothing_on_stderr():
         "4",
         "--github",
         "acme/fraud-detect",
+        "--deployed",  # the fullest graph, and no notes: stderr must be empty
         "--json",
     ]
     for run in range(30):
