@@ -34,6 +34,16 @@ def _post(url: str, body: bytes = b"") -> None:
     urllib.request.urlopen(request, timeout=10).read()
 
 
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server the tests started: politely, then for sure."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass(frozen=True)
 class MotoServer:
     url: str
@@ -70,12 +80,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
                 time.sleep(0.1)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 
