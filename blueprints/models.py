@@ -13,6 +13,7 @@ from .errors import BlueprintError, UserError, format_validation_error
 from .instances import ENDPOINT_SMALLEST_INSTANCE, INSTANCE_USES, instance_types
 from .kubernetes import KubernetesServing, KubernetesSettings
 from .limits import ALARMS_PER_VARIANT, MAX_ROLLBACK_ALARMS, name_prefix_error
+from .names import SUPPORTED_METRICS, package_name, package_name_error
 from .regions import AWS_REGIONS, MODEL_MONITOR_REGISTRIES
 
 __all__ = [
@@ -105,7 +106,9 @@ class TrainingSettings(_Strict):
     schedule: str = Field(
         "cron(0 3 ? * MON *)", pattern=SCHEDULE_PATTERN, description="When the pipeline runs on its own."
     )
-    metric_name: str = Field("accuracy", pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    metric_name: Literal[SUPPORTED_METRICS] = Field(  # type: ignore[valid-type]
+        "accuracy", description="The quality gate's metric: one the generated repo's evaluate step computes."
+    )
     metric_threshold: float = Field(0.8, ge=0, le=1, description="Models below this are not registered.")
 
 
@@ -262,6 +265,9 @@ class Blueprint(_Strict):
     def _name(cls, value: str) -> str:
         if ".." in value or "--" in value:
             raise ValueError("must not contain '..' or '--'")
+        problem = package_name_error(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("region")
@@ -327,6 +333,11 @@ class Blueprint(_Strict):
     def ci_repository(self) -> str | None:
         """The repository whose CI may deploy (GitHub or GitLab), if any."""
         return self.github or self.gitlab
+
+    @property
+    def package(self) -> str:
+        """The import package of the team's ML code (`src/<package>/`, `python -m <package>...`)."""
+        return package_name(self.name)
 
     @property
     def primary_environment(self) -> Environment:

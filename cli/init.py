@@ -21,6 +21,7 @@ from .options import (
     NameOpt,
     PlatformOpt,
     RegionOpt,
+    note_missing_ci_repository,
     parse_level,
     resolve_blueprint,
 )
@@ -103,12 +104,11 @@ def init(
         f"level {int(blueprint.level)} on {blueprint.platform.value}, CI on {ci.value}, "
         f"environments {', '.join(e.name for e in blueprint.environments)}."
     )
-    first = blueprint.environments[0].name
-    out_console.print("Next:")
+    note_missing_ci_repository(blueprint)
+    out_console.print("Next (the README has the whole runbook):")
     for command in (
         f"cd {result.path}",
         'git init && git add -A && git commit -m "Start from mlops-bp"',
-        'python -m pip install -e ".[test]" && make test',
-        f"cd infra && pulumi stack init {first} && pulumi up",
+        'python -m venv .venv && . .venv/bin/activate && python -m pip install -e ".[test]" && make test',
     ):
         out_console.print(f"  {command}", markup=False)

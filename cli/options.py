@@ -99,3 +99,16 @@ def resolve_blueprint(
     data = {k: v for k, v in flags.items() if v is not None}
     data.setdefault("name", DEMO_NAME)
     return blueprint_from_data(data, "flags")
+
+
+def note_missing_ci_repository(blueprint: Blueprint) -> None:
+    """Say on stderr that a level with CI has no repository to trust, and what to do."""
+    if blueprint.ci_repository is None and "ci_oidc_role" in blueprint.features:
+        from .errors import err_console
+
+        err_console.print(
+            "note: no `github` (or `gitlab`) repository set, so the CI deploy role is not declared and the "
+            "workflows cannot reach AWS; add `github: OWNER/REPO` (or `gitlab: GROUP/PROJECT`) to mlops-bp.yaml "
+            "and run `pulumi up`.",
+            markup=False,
+        )

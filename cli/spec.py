@@ -21,6 +21,7 @@ from .options import (
     NameOpt,
     PlatformOpt,
     RegionOpt,
+    note_missing_ci_repository,
     resolve_blueprint,
 )
 
@@ -95,8 +96,7 @@ def plan(
     from mlops_bp.stacks.plan import plan as run_plan
 
     graph = run_plan(blueprint, env, deployed(blueprint) if after_deploy else None)
-    if blueprint.ci_repository is None and "ci_oidc_role" in blueprint.features:
-        err_console.print("note: no `github` (or `gitlab`) repository set, so the CI deploy role is not declared.")
+    note_missing_ci_repository(blueprint)
     if not after_deploy and "endpoint" in blueprint.features:
         err_console.print(f"note: {FIRST_DEPLOY_NOTE}.")
     if as_json:

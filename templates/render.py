@@ -9,11 +9,9 @@ post-generation hook applies the layout (templates/layout.py). The blueprint fil
 from __future__ import annotations
 
 import json
-import keyword
 import os
 import re
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -27,7 +25,6 @@ from .layout import CI_CHOICES
 __all__ = [
     "DISPATCH_EVENTS",
     "GENERATOR_FILENAME",
-    "SUPPORTED_METRICS",
     "TEMPLATE_DIR",
     "InitResult",
     "github_cron",
@@ -39,7 +36,6 @@ __all__ = [
 TEMPLATE_DIR = Path(__file__).resolve().parent / "team-repo"
 GENERATOR_FILENAME = ".mlops-bp.json"
 # What the generated evaluate.py computes; training.metric_name must be one of them.
-SUPPORTED_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc")
 # repository_dispatch event types: a model approval deploys (retraining on drift is the stack's own rule).
 DISPATCH_EVENTS = {"approved": "model-approved"}
 
@@ -88,15 +84,6 @@ def github_cron(schedule: str) -> str:
     return line
 
 
-def _package_name(name: str) -> str:
-    package = name.replace("-", "_")
-    if not package.isidentifier() or keyword.iskeyword(package):
-        raise UserError(f"name: {name!r} must start with a letter, to make the Python package {package!r}")
-    if package in sys.stdlib_module_names:
-        raise UserError(f"name: {name!r} would make a package {package!r} that hides Python's own module")
-    return package
-
-
 def template_context(blueprint: Blueprint, ci: str) -> dict[str, Any]:
     """The cookiecutter context of the team-repo template for `blueprint` and `ci`."""
     if ci not in CI_CHOICES:
@@ -107,14 +94,9 @@ def template_context(blueprint: Blueprint, ci: str) -> dict[str, Any]:
         )
     if ci == "github" and blueprint.gitlab:
         raise UserError("gitlab: the blueprint trusts GitLab pipelines; generate with --ci gitlab")
-    if blueprint.training.metric_name not in SUPPORTED_METRICS:
-        raise UserError(
-            f"training.metric_name: the generated repo computes {', '.join(SUPPORTED_METRICS)} "
-            f"(got {blueprint.training.metric_name!r})"
-        )
     return {
         "project_name": blueprint.name,
-        "package_name": _package_name(blueprint.name),
+        "package_name": blueprint.package,
         "level": str(int(blueprint.level)),
         "platform": blueprint.platform.value,
         "ci": ci,

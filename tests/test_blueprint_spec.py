@@ -29,7 +29,7 @@ def bp(**data) -> Blueprint:
     return blueprint_from_data({"name": "fraud-detect", "level": 1, **data})
 
 
-@pytest.mark.parametrize("name", ["abc", "fraud-detect", "a1-b2-c3", "x" * 32, "9lives"])
+@pytest.mark.parametrize("name", ["abd", "fraud-detect", "a1-b2-c3", "x" * 32, "lives9", "match"])
 def test_valid_names(name):
     assert bp(name=name).name == name
 
@@ -62,7 +62,7 @@ def test_invalid_names_name_the_field(name):
 @pytest.mark.parametrize("level", [5, -1, "three", True, 2.5, None])
 def test_invalid_levels(level):
     with pytest.raises(BlueprintError, match=r"^level: must be one of 0, 1, 2, 3, 4"):
-        blueprint_from_data({"name": "abc", "level": level})
+        blueprint_from_data({"name": "abd", "level": level})
 
 
 def test_unknown_region_and_unknown_key():
@@ -144,8 +144,8 @@ def test_overrides_that_need_a_higher_level_say_which(path, min_level):
     with pytest.raises(
         BlueprintError, match=rf"{path}: needs level {min_level} or higher \(blueprint is level {min_level - 1}\)"
     ):
-        blueprint_from_data({"name": "abc", "level": min_level - 1, **data})
-    assert blueprint_from_data({"name": "abc", "level": min_level, **data})
+        blueprint_from_data({"name": "abd", "level": min_level - 1, **data})
+    assert blueprint_from_data({"name": "abd", "level": min_level, **data})
 
 
 def test_setting_checks():
@@ -200,7 +200,7 @@ def test_load_errors_are_one_line(tmp_path):
     with pytest.raises(BlueprintError, match="expected a mapping"):
         load_blueprint(listy)
     extra = tmp_path / "extra.yaml"
-    extra.write_text(yaml.safe_dump({"name": "abc", "level": 1, "colour": "blue"}))
+    extra.write_text(yaml.safe_dump({"name": "abd", "level": 1, "colour": "blue"}))
     with pytest.raises(BlueprintError, match=rf"^{extra}: colour: unknown key"):
         load_blueprint(extra)
 
@@ -296,4 +296,26 @@ def test_instance_types_are_ones_the_api_accepts_for_their_use(section, value, m
 
 
 def test_instance_types_do_not_bind_the_kubernetes_platform():
-    assert bp(level=3, platform="kubernetes", name="abc", training={"instance_type": "ml.t2.medium"})
+    assert bp(level=3, platform="kubernetes", name="abd", training={"instance_type": "ml.t2.medium"})
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("9lives", "must start with a letter: it names the Python package '9lives'"),
+        ("class", "'class' is a Python keyword"),
+        ("json", "the repo's Python package 'json' would hide Python's own module"),
+        ("flask", "'flask' is a package the generated repo depends on"),
+        ("scikit-learn", "'scikit-learn' is a package the generated repo depends on"),
+        ("numpy", "'numpy' is a package the generated repo depends on"),
+        ("pytest", "'pytest' is a package the generated repo depends on"),
+    ],
+)
+def test_names_the_generated_repo_cannot_take_say_why(name, reason):
+    with pytest.raises(BlueprintError, match=rf"^name: {re.escape(reason)}"):
+        bp(name=name)
+
+
+def test_the_quality_gate_metric_is_one_the_repo_computes():
+    with pytest.raises(BlueprintError, match=r"^training.metric_name: Input should be 'accuracy', 'f1'"):
+        bp(level=2, training={"metric_name": "auc"})

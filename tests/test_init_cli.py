@@ -35,12 +35,22 @@ def test_init_creates_the_repo_and_prints_next_steps(tmp_path) -> None:
     assert (repo / ".github/workflows/train.yml").is_file()
     assert load_blueprint(repo / "mlops-bp.yaml").github == "acme/churn"
     assert "Created" in result.output and "41 files" in result.output
-    assert "pulumi stack init dev" in result.output and "git init" in result.output
+    assert "python -m venv .venv" in result.output and "git init" in result.output
+    assert "no `github`" not in result.output
     assert _tree(tmp_path) == {"churn-model", *(f"churn-model/{p}" for p in _tree(repo))}
 
 
+def test_init_without_a_ci_repository_says_what_is_missing(tmp_path) -> None:
+    result = _init("--level", "1", "--name", "churn-model", "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "note: no `github` (or `gitlab`) repository set" in result.stderr
+    assert "add `github: OWNER/REPO`" in result.stderr
+
+
 def test_init_with_gitlab_and_kubernetes(tmp_path) -> None:
-    result = _init("-l", "3", "-n", "eta-model", "-p", "kubernetes", "--ci", "gitlab", "--no-input", "-o", str(tmp_path))
+    result = _init(
+        "-l", "3", "-n", "eta-model", "-p", "kubernetes", "--ci", "gitlab", "--no-input", "-o", str(tmp_path)
+    )
     assert result.exit_code == 0, result.output
     repo = tmp_path / "eta-model"
     assert (repo / ".gitlab-ci.yml").is_file() and not (repo / ".github").exists()
@@ -64,7 +74,10 @@ def test_prompts_when_interactive(tmp_path, monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     blueprint = load_blueprint(tmp_path / "team-model" / "mlops-bp.yaml")
     assert (int(blueprint.level), blueprint.platform.value, blueprint.region, blueprint.github) == (
-        3, "kubernetes", "eu-west-1", "acme/team-model",
+        3,
+        "kubernetes",
+        "eu-west-1",
+        "acme/team-model",
     )
 
 
@@ -120,7 +133,9 @@ def test_empty_existing_directory_is_fine(tmp_path) -> None:
         ("../escape", "name: must be 3-40 characters"),
         ("/abs/path", "name: must be 3-40 characters"),
         ("9lives", "must start with a letter"),
-        ("json", "hides Python's own module"),
+        ("json", "would hide Python's own module"),
+        ("flask", "is a package the generated repo depends on"),
+        ("class", "is a Python keyword"),
     ],
 )
 def test_bad_names_write_nothing(tmp_path, name, message) -> None:
@@ -165,17 +180,44 @@ def test_failing_render_leaves_nothing_in_a_new_output_dir(tmp_path, monkeypatch
 def test_help_and_light_startup() -> None:
     result = runner.invoke(app, ["init", "--help"])
     assert result.exit_code == 0
-    for option in ("--level", "--name", "--platform", "--region", "--github", "--ci", "--output-dir", "--config", "--no-input", "--force"):
+    for option in (
+        "--level",
+        "--name",
+        "--platform",
+        "--region",
+        "--github",
+        "--ci",
+        "--output-dir",
+        "--config",
+        "--no-input",
+        "--force",
+    ):
         assert option in result.output
     code = "import sys; from mlops_bp.cli.app import app; print(sorted(m for m in ('cookiecutter', 'pulumi', 'jinja2') if m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
 
 
 def test_gitlab_repo_trusts_the_gitlab_project(tmp_path) -> None:
-    result = _init("-l", "3", "-n", "eta-model", "--ci", "gitlab", "--gitlab", "acme/ml/eta-model", "--no-input", "-o", str(tmp_path))
+    result = _init(
+        "-l",
+        "3",
+        "-n",
+        "eta-model",
+        "--ci",
+        "gitlab",
+        "--gitlab",
+        "acme/ml/eta-model",
+        "--no-input",
+        "-o",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
     blueprint = load_blueprint(tmp_path / "eta-model" / "mlops-bp.yaml")
     assert blueprint.gitlab == "acme/ml/eta-model" and blueprint.github is None
-    mismatch = _init("-l", "1", "-n", "eta-model", "--ci", "gitlab", "--github", "acme/eta", "--no-input", "-o", str(tmp_path / "x"))
+    mismatch = _init(
+        "-l", "1", "-n", "eta-model", "--ci", "gitlab", "--github", "acme/eta", "--no-input", "-o", str(tmp_path / "x")
+    )
     assert mismatch.exit_code == 2 and "GitLab repo's pipelines cannot use a GitHub trust" in mismatch.stderr
     assert not (tmp_path / "x").exists()

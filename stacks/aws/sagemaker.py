@@ -49,7 +49,7 @@ from .training import (
     TrainingPipelineArgs,
 )
 
-__all__ = ["DATASET_KEY", "DEPLOY_TOKENS", "build_sagemaker", "python_package", "training_data_uri"]
+__all__ = ["DATASET_KEY", "DEPLOY_TOKENS", "build_sagemaker", "training_data_uri"]
 
 SAGEMAKER = "sagemaker.amazonaws.com"
 # The `endpoint` output of a stack that has not been deployed yet.
@@ -62,11 +62,6 @@ DEPLOY_TOKENS = {
     "github": ("githubDispatchToken", "GitHub token with actions:write"),
     "gitlab": ("gitlabPipelineToken", "GitLab project access token with the api scope"),
 }
-
-
-def python_package(project: str) -> str:
-    """The import name of the team's ML package (the project name with underscores)."""
-    return project.replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -387,7 +382,7 @@ def _training(
                 role_arn=training_role.arn,
                 training_image=images.training if images else None,
                 serving_image=images.serving if images else None,
-                package=python_package(blueprint.name),
+                package=blueprint.package,
                 data_uri=training_data_uri(f),
                 artifacts_uri=pulumi.Output.concat("s3://", f.artifacts_bucket.bucket_name),
                 kms_key_arn=f.key.arn,
