@@ -62,6 +62,15 @@ def init(
             "--force", help="Write into a non-empty repo folder (replaces the template's files, deletes nothing)."
         ),
     ] = False,
+    stack_builder_req: Annotated[
+        str | None,
+        typer.Option(
+            "--stack-builder",
+            metavar="REQUIREMENT",
+            help="How the repo installs mlops-bp (infra/requirements.txt), e.g. 'mlops-bp==0.2.0' or "
+            "'mlops-bp @ git+https://github.com/OWNER/mlops-bp@COMMIT'. Default: as this mlops-bp was installed.",
+        ),
+    ] = None,
 ) -> None:
     """Generate a team repo (ML code, tests, Dockerfile, CI, Pulumi project) for a maturity level."""
     if _interactive(no_input):
@@ -93,11 +102,12 @@ def init(
         level=level, platform=platform, config=config, name=name, region=region, github=github, gitlab=gitlab
     )
     from mlops_bp.templates.render import init_repo
+    from mlops_bp.templates.stack_builder import stack_builder
 
     with err_console.status(
         f"Rendering {blueprint.name} (level {int(blueprint.level)}, {blueprint.platform.value}, {ci.value})..."
     ):
-        result = init_repo(blueprint, ci.value, output_dir, force=force)
+        result = init_repo(blueprint, ci.value, output_dir, force=force, builder=stack_builder(stack_builder_req))
     replaced = f", {len(result.overwritten)} replaced" if result.overwritten else ""
     out_console.print(
         f"[bold green]Created[/] {result.path} with {len(result.files)} files{replaced}: "
@@ -105,6 +115,13 @@ def init(
         f"environments {', '.join(e.name for e in blueprint.environments)}."
     )
     note_missing_ci_repository(blueprint)
+    if not result.builder.reproducible:
+        err_console.print(
+            f"note: this mlops-bp was installed from {result.builder.source}, which CI cannot install; "
+            f"infra/requirements.txt pins {result.builder.requirement}. Publish that version, or run init "
+            "again with --stack-builder 'mlops-bp @ git+https://...@COMMIT' (or a wheel's URL).",
+            markup=False,
+        )
     out_console.print("Next (the README has the whole runbook):")
     for command in (
         f"cd {result.path}",

@@ -21,6 +21,7 @@ from typing import Any
 from mlops_bp.blueprints import BLUEPRINT_FILENAME, SCHEMA_FILENAME, Blueprint, UserError, dump_blueprint, json_schema
 
 from .layout import CI_CHOICES
+from .stack_builder import StackBuilder, installed_stack_builder
 
 __all__ = [
     "DISPATCH_EVENTS",
@@ -50,6 +51,7 @@ class InitResult:
     path: Path
     files: tuple[Path, ...]
     overwritten: tuple[Path, ...]
+    builder: StackBuilder
 
 
 def _aws_weekday(token: str) -> str:
@@ -84,8 +86,9 @@ def github_cron(schedule: str) -> str:
     return line
 
 
-def template_context(blueprint: Blueprint, ci: str) -> dict[str, Any]:
-    """The cookiecutter context of the team-repo template for `blueprint` and `ci`."""
+def template_context(blueprint: Blueprint, ci: str, builder: StackBuilder | None = None) -> dict[str, Any]:
+    """The cookiecutter context of the team-repo template for `blueprint` and `ci`; `builder`
+    is how the repo installs mlops-bp (default: as the running one was installed)."""
     if ci not in CI_CHOICES:
         raise UserError(f"ci: must be one of {', '.join(CI_CHOICES)} (got {ci!r})")
     if ci == "gitlab" and blueprint.github:
@@ -104,6 +107,7 @@ def template_context(blueprint: Blueprint, ci: str) -> dict[str, Any]:
         "github": blueprint.github or "",
         "gitlab": blueprint.gitlab or "",
         "mlops_bp_version": version("mlops-bp"),
+        "stack_builder": (builder or installed_stack_builder()).requirement,
         "metric_name": blueprint.training.metric_name,
         "metric_threshold": str(blueprint.training.metric_threshold),
         "drift_threshold": str(blueprint.monitoring.drift_threshold),
@@ -114,21 +118,23 @@ def template_context(blueprint: Blueprint, ci: str) -> dict[str, Any]:
     }
 
 
-def generator_record(ci: str) -> str:
+def generator_record(ci: str, builder: StackBuilder) -> str:
     """`.mlops-bp.json`: how the repo was generated (read by `mlops-bp upgrade`)."""
-    return json.dumps({"ci": ci, "template_version": version("mlops-bp")}, indent=2, sort_keys=True) + "\n"
+    record = {"ci": ci, "stack_builder": builder.requirement, "template_version": version("mlops-bp")}
+    return json.dumps(record, indent=2, sort_keys=True) + "\n"
 
 
 def _files_under(root: Path) -> list[Path]:
     return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
 
 
-def render_tree(blueprint: Blueprint, ci: str, destination: Path) -> list[Path]:
+def render_tree(blueprint: Blueprint, ci: str, destination: Path, builder: StackBuilder | None = None) -> list[Path]:
     """Render the repo of `blueprint` with `ci` into `destination` (new or empty); return the
     relative paths written. Deterministic: the same input gives byte-identical files."""
     from cookiecutter.generate import generate_files
 
-    context = template_context(blueprint, ci)
+    builder = builder or installed_stack_builder()
+    context = template_context(blueprint, ci, builder)
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".mlops-bp-render-", dir=destination) as scratch:
@@ -139,7 +145,7 @@ def render_tree(blueprint: Blueprint, ci: str, destination: Path) -> list[Path]:
             os.replace(entry, destination / entry.name)
     (destination / BLUEPRINT_FILENAME).write_text(dump_blueprint(blueprint, SCHEMA_FILENAME), encoding="utf-8")
     (destination / SCHEMA_FILENAME).write_text(json_schema(), encoding="utf-8")
-    (destination / GENERATOR_FILENAME).write_text(generator_record(ci), encoding="utf-8")
+    (destination / GENERATOR_FILENAME).write_text(generator_record(ci, builder), encoding="utf-8")
     return _files_under(destination)
 
 
@@ -176,14 +182,17 @@ def _check_overwrite(target: Path, files: list[Path]) -> None:
                 raise UserError(f"output: {target / parent} is a file, but the template needs a directory there")
 
 
-def init_repo(blueprint: Blueprint, ci: str, output_dir: Path, *, force: bool = False) -> InitResult:
+def init_repo(
+    blueprint: Blueprint, ci: str, output_dir: Path, *, force: bool = False, builder: StackBuilder | None = None
+) -> InitResult:
     """Generate the repo of `blueprint` in `output_dir/<name>`, safely.
 
     A non-empty target is refused unless `force`; with `force` the template's files replace
     existing ones and no other file is deleted. Everything is rendered in a temporary directory
     and moved into place at the end, so an error or Ctrl-C leaves nothing half-written.
     """
-    template_context(blueprint, ci)  # validates names and choices before any work
+    builder = builder or installed_stack_builder()
+    template_context(blueprint, ci, builder)  # validates choices before any work
     target = _target_dir(blueprint, Path(output_dir))
     existing = target.is_dir() and any(target.iterdir())
     if existing and not force:
@@ -191,7 +200,7 @@ def init_repo(blueprint: Blueprint, ci: str, output_dir: Path, *, force: bool = 
     staging_root = tempfile.mkdtemp(prefix=f".{blueprint.name}.mlops-bp-", dir=_nearest_existing(target.parent))
     try:
         staged = Path(staging_root) / "repo"
-        files = render_tree(blueprint, ci, staged)
+        files = render_tree(blueprint, ci, staged, builder)
         from .upgrade import write_base_snapshot  # the merge base of later `mlops-bp upgrade`s
 
         files = sorted([*files, write_base_snapshot(staged)])
@@ -208,4 +217,4 @@ def init_repo(blueprint: Blueprint, ci: str, output_dir: Path, *, force: bool = 
                 shutil.move(staged / rel, target / rel)
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
-    return InitResult(path=target, files=tuple(files), overwritten=overwritten)
+    return InitResult(path=target, files=tuple(files), overwritten=overwritten, builder=builder)

@@ -153,7 +153,7 @@ def test_output_dir_that_is_a_file_is_refused(tmp_path) -> None:
     assert result.exit_code == 2 and "is a file" in result.output
 
 
-def _interrupting_render(blueprint, ci, destination):
+def _interrupting_render(blueprint, ci, destination, builder=None):
     destination.mkdir(parents=True)
     (destination / "half-written.txt").write_text("partial")
     raise KeyboardInterrupt

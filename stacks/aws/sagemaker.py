@@ -59,7 +59,8 @@ DATASET_KEY = "datasets/train.csv"
 # Pulumi secret config (key in the mlops-bp namespace) holding the token that starts the
 # repository's deploy pipeline, per CI system, and what that token must be.
 DEPLOY_TOKENS = {
-    "github": ("githubDispatchToken", "GitHub token with actions:write"),
+    # repository_dispatch needs Contents: write (GitHub REST API docs).
+    "github": ("githubDispatchToken", "fine-grained GitHub token of the repository with Contents: write"),
     "gitlab": ("gitlabPipelineToken", "GitLab project access token with the api scope"),
 }
 
