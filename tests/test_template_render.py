@@ -190,7 +190,10 @@ def test_ci_pushes_the_images_deploys_and_training_use(rendered) -> None:
 
 def test_deploy_goes_through_staging_and_tests_before_prod(rendered) -> None:
     deploy = _workflow(rendered(3, "kubernetes", "github"), "deploy.yml")
-    assert deploy[True]["repository_dispatch"] == {"types": ["model-approved"]}
+    # Approvals dispatch deploys where a model registry sends them (SageMaker); here by hand.
+    assert deploy[True] == {"workflow_dispatch": None}
+    on_sagemaker = _workflow(rendered(3, "sagemaker", "github"), "deploy.yml")
+    assert on_sagemaker[True]["repository_dispatch"] == {"types": ["model-approved"]}
     jobs = deploy["jobs"]
     assert list(jobs) == ["deploy-dev", "integration-dev", "deploy-staging", "integration-staging", "deploy-prod"]
     assert jobs["deploy-prod"]["needs"] == "integration-staging"
