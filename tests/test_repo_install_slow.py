@@ -21,7 +21,14 @@ from .test_packaging import wheel  # noqa: F401 - the module-scoped fixture that
 
 pytestmark = pytest.mark.slow
 
-VARIANTS = [(2, "sagemaker", "github"), (4, "sagemaker", "gitlab"), (3, "kubernetes", "github")]
+# Every level, both platforms and both CI systems at least once.
+VARIANTS = [
+    (0, "sagemaker", "github"),
+    (1, "kubernetes", "gitlab"),
+    (2, "sagemaker", "github"),
+    (3, "kubernetes", "github"),
+    (4, "sagemaker", "gitlab"),
+]
 
 
 def _run(args: list, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
