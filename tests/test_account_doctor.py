@@ -88,14 +88,12 @@ def test_own_bucket_passes(aws_env):
     assert (check.status, check.detail) == (Status.PASS, "s3://our-state exists in this account")
 
 
-def test_no_credentials_fails(no_credentials):
+def test_no_credentials_is_one_line_and_exit_2(no_credentials):
     res = runner.invoke(app, ["doctor", "--level", "0", "--region", REGION, "--json"])
-    assert res.exit_code == 1
-    checks = _checks(res)
-    assert checks["credentials"]["status"] == "fail"
-    assert checks["credentials"]["fix"].startswith("no AWS credentials found: run `aws configure`")
-    assert {c["status"] for n, c in checks.items() if n != "credentials"} == {"could not verify"}
-    assert "Traceback" not in res.output
+    assert res.exit_code == 2
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: no AWS credentials found: run `aws configure`")
+    assert res.stdout == "" and "Traceback" not in res.output
 
 
 def test_existing_github_provider(aws_env):

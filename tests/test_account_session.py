@@ -46,6 +46,16 @@ def test_region_comes_from_flag_then_blueprint_then_chain(aws_env):
     assert connect(region="ap-south-1", default_region="us-east-2").region == "ap-south-1"
 
 
+def test_aws_region_is_honoured_like_the_aws_sdks_do(aws_env, monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")  # boto3 reads only AWS_DEFAULT_REGION
+    assert connect().region == "eu-central-1"
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert connect().region == "eu-central-1"
+    res = runner.invoke(app, ["assess", "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"region": "eu-central-1"' in res.stdout
+
+
 def test_retry_config(monkeypatch):
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     monkeypatch.delenv("AWS_RETRY_MODE", raising=False)

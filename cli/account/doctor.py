@@ -317,15 +317,10 @@ def _run(name: str, check: Callable[[], Check | list[Check]]) -> list[Check]:
 
 
 def doctor(aws: Aws, blueprint: Blueprint, bucket: str | None = None) -> DoctorReport:
-    """Run every preflight check for `blueprint` in `aws`'s account and region."""
-    try:
-        checks = [_credentials(aws)]
-    except MlopsBpError as exc:
-        skipped = ("region", "permissions", "state bucket", "quotas", _ci_oidc_host(blueprint)[1])
-        return DoctorReport((
-            Check("credentials", Status.FAIL, "no usable AWS identity", str(exc)),
-            *(Check(name, Status.UNVERIFIED, "skipped: needs working credentials") for name in skipped),
-        ))
+    """Run every preflight check for `blueprint` in `aws`'s account and region. Without a usable
+    identity nothing can be checked: that is the one error (missing or expired credentials are
+    the user's to fix: exit 2), not a table of unverified rows."""
+    checks = [_credentials(aws)]
     checks += _run("region", lambda: _region(aws))
     checks += _run("permissions", lambda: _permissions(aws, blueprint))
     checks += _run("state bucket", lambda: _state_bucket(aws, blueprint, bucket))

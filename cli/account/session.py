@@ -167,7 +167,8 @@ def connect(
         session = boto3.Session(profile_name=profile)
     except bx.ProfileNotFound:
         raise UserError(f"profile: {profile!r} is not in the AWS config files; `aws configure list-profiles` lists them") from None
-    chosen = region or default_region or session.region_name
+    # AWS_REGION is the SDKs' standard variable; boto3 itself reads only AWS_DEFAULT_REGION.
+    chosen = region or default_region or os.environ.get("AWS_REGION") or session.region_name
     if not chosen:
         raise UserError("region: none given; pass --region, set AWS_REGION, or set `region` in mlops-bp.yaml")
     return Aws(session, validate_region(chosen), config, endpoint_url, profile)
