@@ -38,6 +38,12 @@ def _loc(loc: tuple) -> str:
     return "".join(parts)
 
 
+def _short(value: object, limit: int = 80) -> str:
+    """A value as shown in an error: its repr, cut so a huge input never floods the line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 15]}... ({len(text)} chars)"
+
+
 def format_validation_error(
     exc: ValidationError, source: str | None = None, hints: dict[str, str] | None = None
 ) -> str:
@@ -57,7 +63,7 @@ def format_validation_error(
     elif first["type"] == "missing":
         msg = "is required"
     given = first.get("input")
-    shown = "" if first["type"] in {"missing", "extra_forbidden"} or isinstance(given, dict) else f" (got {given!r})"
+    shown = "" if first["type"] in {"missing", "extra_forbidden"} or isinstance(given, dict) else f" (got {_short(given)})"
     more = len(exc.errors()) - 1
     extra = f" [+{more} more]" if more > 0 else ""
     where = f"{source}: " if source else ""

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from .constants import BLUEPRINT_FILENAME, SCHEMA_FILENAME
 from .errors import BlueprintError, UserError, format_validation_error
 from .models import PATTERN_HINTS, Blueprint
+from .userfiles import load_user_yaml
 
 __all__ = [
     "BLUEPRINT_FILENAME",
@@ -39,17 +40,9 @@ def load_blueprint(path: str | Path, overrides: dict[str, Any] | None = None) ->
     """Read `mlops-bp.yaml`; `overrides` (e.g. CLI flags) win over the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"config: {path} does not exist") from None
-    except OSError as exc:
-        raise UserError(f"config: cannot read {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise BlueprintError(f"{path}: not valid YAML{where}") from None
+        data = load_user_yaml(path, "config")
+    except UserError as exc:
+        raise BlueprintError(str(exc)) from None
     if data is None:
         data = {}
     if isinstance(data, dict) and overrides:

@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlops_bp.blueprints import Blueprint, UserError, format_validation_error
+from mlops_bp.blueprints.userfiles import load_user_yaml
 
 __all__ = ["UsageProfile", "load_usage", "runs_per_month", "usage_for"]
 
@@ -179,16 +179,7 @@ def usage_for(blueprint: Blueprint, data: dict[str, Any] | None = None, source: 
 def load_usage(path: str | Path) -> dict[str, Any]:
     """The raw mapping of a usage YAML file (validated against a blueprint by `usage_for`)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"usage: {path} does not exist") from None
-    except OSError as exc:
-        raise UserError(f"usage: cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise UserError(f"{path}: not valid YAML{where}") from None
+    data = load_user_yaml(path, "usage")
     if data is None:
         return {}
     if not isinstance(data, dict):
