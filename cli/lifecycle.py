@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -165,13 +167,44 @@ def _print_scaffold(changes: ScaffoldChanges) -> None:
             out_console.print(f"    {escape(path)}")
 
 
+# The exit code of an upgrade/update that left conflicts to resolve (documented in --help).
+CONFLICTS_EXIT_CODE = 3
+
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Proceed even though the repo's git tree has uncommitted changes."),
+]
+
+
 def _report_conflicts(changes: ScaffoldChanges) -> None:
+    """List the conflicts and exit with CONFLICTS_EXIT_CODE when there are any."""
     conflicts = changes.conflicts
     if conflicts:
         err_console.print(f"[bold yellow]{len(conflicts)} file(s) have conflicts to resolve:[/]")
         for change in conflicts:
             what = f"{change.conflicts} conflict(s)" if change.conflicts else "binary file, kept the team's version"
             err_console.print(f"  {escape(change.path)}: {what}")
+        err_console.print(f"resolve the markers, then commit (exit code {CONFLICTS_EXIT_CODE}: conflicts remain)")
+        raise typer.Exit(CONFLICTS_EXIT_CODE)
+
+
+def _say_recovered(recovered: str | None) -> None:
+    if recovered:
+        err_console.print(f"note: {recovered}", markup=False)
+
+
+def _check_clean_git_tree(repo: Path, force: bool) -> None:
+    """Refuse to merge into uncommitted work (it could not be told apart from the merge)."""
+    if force or shutil.which("git") is None:
+        return
+    done = subprocess.run(
+        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode == 0 and done.stdout.strip():
+        raise UserError(f"{repo}: the git tree has uncommitted changes; commit or stash them first (or pass --force)")
 
 
 @app.command()
@@ -184,16 +217,28 @@ def upgrade(
         bool, typer.Option("--allow-downgrade", help="Allow a lower level (its diff names every resource deleted).")
     ] = False,
     repo: RepoOpt = Path("."),
+    force: ForceOpt = False,
 ) -> None:
     """Move a generated repo to another maturity level.
 
     Shows the infrastructure diff of every stack and the file changes, asks for confirmation,
     then updates mlops-bp.yaml, the Pulumi stack files and the scaffold. Files the team edited
-    are merged three-way; conflicts keep standard markers and are listed. Nothing is written
-    if anything fails.
+    are merged three-way; conflicts keep standard markers and are listed, and the exit code is
+    3. Nothing is written if anything fails; a run killed half-way is rolled back by the next
+    one, and one run at a time holds the repo (.mlops-bp/lock). A git tree with uncommitted
+    changes is refused unless --force.
     """
+    from mlops_bp.templates.transaction import locked
+
+    with locked(repo) as recovered:
+        _upgrade(repo, to_level, yes, allow_downgrade, force, recovered)
+
+
+def _upgrade(repo: Path, to_level: int, yes: bool, allow_downgrade: bool, force: bool, recovered: str | None) -> None:
     from mlops_bp.templates.upgrade import load_repo, plan_repo_change
 
+    _say_recovered(recovered)
+    _check_clean_git_tree(repo, force)
     state = load_repo(repo)
     current = int(state.blueprint.level)
     if to_level == current:
@@ -231,14 +276,23 @@ def upgrade(
 
 
 @app.command()
-def update(yes: YesOpt = False, repo: RepoOpt = Path(".")) -> None:
+def update(yes: YesOpt = False, repo: RepoOpt = Path("."), force: ForceOpt = False) -> None:
     """Bring a generated repo to the templates of the installed mlops-bp (same level).
 
-    Files are merged three-way with the team's edits, as for `upgrade`; nothing is written if
-    anything fails.
+    Files are merged three-way with the team's edits, as for `upgrade` (exit code 3 when
+    conflicts remain); nothing is written if anything fails, even if the run is killed.
     """
+    from mlops_bp.templates.transaction import locked
+
+    with locked(repo) as recovered:
+        _update(repo, yes, force, recovered)
+
+
+def _update(repo: Path, yes: bool, force: bool, recovered: str | None) -> None:
     from mlops_bp.templates.upgrade import apply_changes, load_repo, plan_repo_change
 
+    _say_recovered(recovered)
+    _check_clean_git_tree(repo, force)
     state = load_repo(repo)
     changes = plan_repo_change(repo, state, state.blueprint)
     out_console.print(

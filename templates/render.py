@@ -182,6 +182,21 @@ def _check_overwrite(target: Path, files: list[Path]) -> None:
                 raise UserError(f"output: {target / parent} is a file, but the template needs a directory there")
 
 
+def _write_into_existing(target: Path, staged: Path, files: list[Path]) -> None:
+    """`init --force`: the rendered files replace the repo's as one crash-safe transaction
+    (a killed run is rolled back by the next `init --force`, `upgrade` or `update`); the
+    blueprint and records last, so the repo never claims what it does not hold."""
+    from .transaction import Write, apply, locked
+
+    last = {BLUEPRINT_FILENAME, GENERATOR_FILENAME, ".mlops-bp/base.json"}
+    ordered = sorted(files, key=lambda rel: rel.as_posix() in last)
+    writes = [
+        Write(rel.as_posix(), (staged / rel).read_bytes(), (staged / rel).stat().st_mode & 0o7777) for rel in ordered
+    ]
+    with locked(target):
+        apply(target, writes)
+
+
 def init_repo(
     blueprint: Blueprint, ci: str, output_dir: Path, *, force: bool = False, builder: StackBuilder | None = None
 ) -> InitResult:
@@ -212,9 +227,7 @@ def init_repo(
             os.replace(staged, target)
         else:
             _check_overwrite(target, files)
-            for rel in files:
-                (target / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(staged / rel, target / rel)
+            _write_into_existing(target, staged, files)
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
     return InitResult(path=target, files=tuple(files), overwritten=overwritten, builder=builder)

@@ -26,16 +26,12 @@ shell in a deleted directory) and a repo may hold a large virtualenv or data.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
-import shutil
-import signal
 import stat
 import subprocess
 import tempfile
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import version
@@ -43,8 +39,10 @@ from pathlib import Path
 
 from mlops_bp.blueprints import BLUEPRINT_FILENAME, Blueprint, MlopsBpError, UserError, load_blueprint
 
+from . import transaction
 from .layout import GENERATED_FILES
 from .render import GENERATOR_FILENAME, render_tree
+from .transaction import Write, check_no_symlinks
 
 __all__ = [
     "BASE_SNAPSHOT",
@@ -129,7 +127,9 @@ def read_snapshot(repo: Path) -> tuple[str, dict[str, bytes]] | None:
         files.update({p: base64.b64decode(b) for p, b in doc.get("binary_files", {}).items()})
         return str(doc["template_version"]), files
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise UserError(f"{BASE_SNAPSHOT}: not a merge base written by mlops-bp (delete it to re-render the base)") from None
+        raise UserError(
+            f"{BASE_SNAPSHOT}: not a merge base written by mlops-bp (delete it to re-render the base)"
+        ) from None
 
 
 # --- three-way merge ------------------------------------------------------------------------
@@ -173,7 +173,14 @@ class FileAction(StrEnum):
 
 
 # Actions that write or delete; the others are only reported.
-_CHANGING = {FileAction.ADD, FileAction.UPDATE, FileAction.MERGE, FileAction.CONFLICT, FileAction.DELETE, FileAction.WRITE}
+_CHANGING = {
+    FileAction.ADD,
+    FileAction.UPDATE,
+    FileAction.MERGE,
+    FileAction.CONFLICT,
+    FileAction.DELETE,
+    FileAction.WRITE,
+}
 
 
 @dataclass(frozen=True)
@@ -213,14 +220,16 @@ class ScaffoldChanges:
 
 
 def _read_current(repo: Path, path: str) -> bytes | None:
+    check_no_symlinks(repo, [path])  # a link's target (outside the repo, a secret) is never read
     target = repo / path
     if target.is_dir():
         raise UserError(f"{path}: is a directory in the repo, but the templates have a file there")
     return target.read_bytes() if target.is_file() else None
 
 
-def _merge_one(path: str, base: bytes | None, new: RenderedFile | None, yours: bytes | None,
-               labels: tuple[str, str, str]) -> FileChange | None:
+def _merge_one(
+    path: str, base: bytes | None, new: RenderedFile | None, yours: bytes | None, labels: tuple[str, str, str]
+) -> FileChange | None:
     theirs = new.data if new is not None else None
     executable = new.executable if new is not None else False
     if theirs in (base, yours):
@@ -253,7 +262,9 @@ def merge_trees(repo: Path, base: Mapping[str, bytes], new: Tree, labels: tuple[
         yours = _read_current(repo, path)
         if path in MANAGED_FILES:
             if path in new and new[path].data != yours:
-                changes.changes.append(FileChange(path, FileAction.WRITE, new[path].data, new[path].executable, current=yours))
+                changes.changes.append(
+                    FileChange(path, FileAction.WRITE, new[path].data, new[path].executable, current=yours)
+                )
             continue
         change = _merge_one(path, base.get(path), new.get(path), yours, labels)
         if change is not None:
@@ -264,83 +275,15 @@ def merge_trees(repo: Path, base: Mapping[str, bytes], new: Tree, labels: tuple[
 # --- applying them as one transaction -------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ctrl-C must not interrupt a rollback half-way (only the main thread can set handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _write_file(target: Path, data: bytes, mode: int) -> None:
-    """Write atomically: a sibling temporary file renamed over the target."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".mlops-bp-tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _new_file_mode(executable: bool) -> int:
     umask = os.umask(0)
     os.umask(umask)
     return (0o777 if executable else 0o666) & ~umask
 
 
-class _Journal:
-    """What a transaction did, to undo it: backups of replaced files, created/removed folders."""
-
-    def __init__(self, repo: Path, backup_dir: Path) -> None:
-        self.repo = repo
-        self.backup_dir = backup_dir
-        self.touched: list[tuple[Path, Path | None]] = []  # (target, backup or None if it was new)
-        self.created_dirs: list[Path] = []
-        self.removed_dirs: list[Path] = []
-
-    def touch(self, target: Path) -> None:
-        backup = None
-        if target.exists():
-            backup = self.backup_dir / str(len(self.touched))
-            shutil.copy2(target, backup)
-        self.touched.append((target, backup))
-
-    def make_parents(self, target: Path) -> None:
-        missing = [p for p in target.relative_to(self.repo).parents if not (self.repo / p).exists()]
-        for rel in reversed(missing):
-            (self.repo / rel).mkdir()
-            self.created_dirs.append(self.repo / rel)
-
-    def remove_empty_parents(self, target: Path) -> None:
-        folder = target.parent
-        while folder != self.repo and not any(folder.iterdir()):
-            folder.rmdir()
-            self.removed_dirs.append(folder)
-            folder = folder.parent
-
-    def rollback(self) -> None:
-        for folder in reversed(self.removed_dirs):
-            folder.mkdir(exist_ok=True)
-        for target, backup in reversed(self.touched):
-            if backup is None:
-                with contextlib.suppress(FileNotFoundError):
-                    target.unlink()
-            else:
-                restored = target.with_name(f".{target.name}.mlops-bp-restore")
-                shutil.copy2(backup, restored)
-                os.replace(restored, target)
-        for folder in reversed(self.created_dirs):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+# Written last: until they change, the repo still says it is at the old level and templates,
+# so an interrupted transaction is recognised by them and by its journal.
+MARKER_FILES = (BASE_SNAPSHOT, BLUEPRINT_FILENAME, GENERATOR_FILENAME)
 
 
 def _check_unchanged(repo: Path, changes: list[FileChange]) -> None:
@@ -352,26 +295,16 @@ def _check_unchanged(repo: Path, changes: list[FileChange]) -> None:
 
 
 def apply_changes(repo: Path, changes: ScaffoldChanges) -> None:
-    """Write all of `changes` into `repo`, or — on any error or interruption — none of them."""
-    writes = changes.writes
+    """Write all of `changes` into `repo`, or none of them: errors, Ctrl-C and SIGKILL alike
+    (a killed run is rolled back by the next one, see templates/transaction.py). The marker
+    files (base snapshot, blueprint, generator record) are written last."""
+    writes = sorted(
+        changes.writes,
+        key=lambda c: (c.path in MARKER_FILES, MARKER_FILES.index(c.path) if c.path in MARKER_FILES else 0),
+    )
+    check_no_symlinks(repo, [c.path for c in writes])
     _check_unchanged(repo, writes)
-    with tempfile.TemporaryDirectory(prefix="mlops-bp-backup-") as backup_dir:
-        journal = _Journal(repo, Path(backup_dir))
-        try:
-            for change in writes:
-                target = repo / change.path
-                journal.touch(target)
-                if change.data is None:
-                    target.unlink()
-                    journal.remove_empty_parents(target)
-                    continue
-                journal.make_parents(target)
-                mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else _new_file_mode(change.executable)
-                _write_file(target, change.data, mode)
-        except BaseException:
-            with _sigint_ignored():
-                journal.rollback()
-            raise
+    transaction.apply(repo, [Write(c.path, c.data, _new_file_mode(c.executable)) for c in writes])
 
 
 # --- a generated repo ------------------------------------------------------------------------

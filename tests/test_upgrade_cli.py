@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from mlops_bp.blueprints import load_blueprint
 from mlops_bp.cli import lifecycle
 from mlops_bp.cli.app import app
-from mlops_bp.templates import upgrade
+from mlops_bp.templates import transaction, upgrade
 from mlops_bp.templates.render import init_repo
 from mlops_bp.templates.upgrade import BASE_SNAPSHOT
 
@@ -69,8 +69,8 @@ def test_conflicting_edit_gets_markers_and_is_listed(tmp_path):
     repo = generate(tmp_path, 0)
     edit(repo / "README.md", "maturity level 0", "maturity level zero (our wording)")
     result = invoke("upgrade", "--to", "1", "--yes", "--repo", str(repo))
-    assert result.exit_code == 0, result.output
-    assert "conflicts" in result.output
+    assert result.exit_code == 3, result.output  # written, with conflicts left to resolve
+    assert "conflicts" in result.output and "exit code 3" in result.output
     assert "README.md: 1 conflict(s)" in result.output
     readme = (repo / "README.md").read_text(encoding="utf-8")
     assert "<<<<<<< yours\n" in readme and ">>>>>>> mlops-bp " in readme
@@ -156,7 +156,7 @@ def test_interrupted_while_writing_leaves_the_repo_byte_identical(tmp_path, monk
     repo = generate(tmp_path, 1)
     edit(repo / "README.md", "## Layout", "## Ours\n\n## Layout")
     before = tree_state(repo)
-    real_write = upgrade._write_file
+    real_write = transaction._write_file
     calls = []
 
     def interrupted(target, data, mode):
@@ -165,7 +165,7 @@ def test_interrupted_while_writing_leaves_the_repo_byte_identical(tmp_path, monk
             raise KeyboardInterrupt
         real_write(target, data, mode)
 
-    monkeypatch.setattr(upgrade, "_write_file", interrupted)
+    monkeypatch.setattr(transaction, "_write_file", interrupted)
     result = invoke("upgrade", "--to", "2", "--yes", "--repo", str(repo))
     assert result.exit_code == 130
     assert "interrupted; nothing was changed" in result.output

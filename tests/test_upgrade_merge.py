@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlops_bp.blueprints import UserError
-from mlops_bp.templates import upgrade
+from mlops_bp.templates import transaction
 from mlops_bp.templates.upgrade import (
     BASE_SNAPSHOT,
     FileAction,
@@ -155,7 +155,7 @@ def test_failure_mid_way_leaves_the_repo_byte_identical(case_repo, monkeypatch, 
     new = {**new, "deep/new/folder/file.txt": RenderedFile(b"x\n")}
     changes = merge_trees(repo, base, new, LABELS)
     before = tree_state(repo)
-    real_write = upgrade._write_file
+    real_write = transaction._write_file
     calls = []
 
     def failing_write(target, data, mode):
@@ -164,7 +164,7 @@ def test_failure_mid_way_leaves_the_repo_byte_identical(case_repo, monkeypatch, 
             raise error
         real_write(target, data, mode)
 
-    monkeypatch.setattr(upgrade, "_write_file", failing_write)
+    monkeypatch.setattr(transaction, "_write_file", failing_write)
     with pytest.raises(type(error)):
         apply_changes(repo, changes)
     assert len(calls) == fail_at
@@ -181,7 +181,7 @@ def test_failure_after_a_deletion_restores_it(tmp_path, monkeypatch):
     def broken(*args):
         raise OSError("read-only file system")
 
-    monkeypatch.setattr(upgrade, "_write_file", broken)
+    monkeypatch.setattr(transaction, "_write_file", broken)
     with pytest.raises(OSError):
         apply_changes(repo, changes)
     assert tree_state(repo) == before
