@@ -61,7 +61,7 @@ def test_the_repo_installs_as_its_readme_says_and_its_tests_pass(fresh, tmp_path
     python = venv / "bin" / "python"
     _run([python, "-m", "pip", "install", "--quiet", "-r", "requirements.txt"], repo / "infra", env)  # README
     _run([python, "-m", "pip", "install", "--quiet", "-e", ".[test]"], repo, env)  # `make install`
-    where = _run([python, "-c", "import mlops_bp; print(mlops_bp.__file__)"], repo, env).stdout.strip()
+    where = _run([python, "-c", "import mlops_bp.stacks; print(mlops_bp.stacks.__file__)"], repo, env).stdout.strip()
     assert Path(where).resolve().is_relative_to(venv.resolve())  # the wheel's copy, not the checkout
     _run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], repo, env)  # `make test`
     _run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "infra/tests"], repo, env)  # `make infra-test`
