@@ -32,6 +32,13 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _os_error(exc: OSError) -> str:
+    """`path: what the system says`, on one line."""
+    where = exc.filename if exc.filename is not None else ""
+    what = exc.strerror or type(exc).__name__
+    return f"{where}: {what}" if where else what
+
+
 class MlopsBpGroup(TyperGroup):
     """Root command group: mlops-bp's own errors, click's usage errors and Ctrl-C all end as
     one line on stderr and a non-zero exit code, never a traceback."""
@@ -41,6 +48,10 @@ class MlopsBpGroup(TyperGroup):
             return super().invoke(ctx)
         except MlopsBpError as exc:
             _fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            # A path the user named that cannot be read or written (a folder, a missing parent,
+            # a dangling link, a read-only or full disk): the user's to fix, exit 2.
+            _fail(_os_error(exc), 2)
         except KeyboardInterrupt:
             _fail("interrupted; nothing was changed", 130)
 

@@ -78,3 +78,23 @@ def test_a_bad_file_is_one_line_exit_2_and_writes_nothing(tmp_path, command, cas
     assert "Traceback" not in result.output
     assert len(lines[0]) < 400  # bounded, whatever the file holds
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["a folder", "a missing folder", "a dangling link", "an unwritable place"],
+)
+def test_an_output_path_that_cannot_be_written_is_one_line_exit_2(tmp_path, target):
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    args = {
+        "a folder": ["schema", "--output", str(tmp_path)],
+        "a missing folder": ["schema", "--output", str(tmp_path / "missing" / "schema.json")],
+        "a dangling link": ["init", "--level", "0", "--no-input", "-o", str(dangling)],
+        "an unwritable place": ["init", "--level", "0", "--no-input", "-o", "/proc/1/repos"],
+    }[target]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
