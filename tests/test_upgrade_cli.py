@@ -77,7 +77,10 @@ def test_conflicting_edit_gets_markers_and_is_listed(tmp_path):
     assert "maturity level zero (our wording)" in readme and "maturity level 1" in readme
 
 
-@pytest.mark.parametrize(("ci", "platform", "ci_file"), [("gitlab", "sagemaker", ".gitlab-ci.yml"), ("github", "kubernetes", ".github/workflows/ci.yml")])
+@pytest.mark.parametrize(
+    ("ci", "platform", "ci_file"),
+    [("gitlab", "sagemaker", ".gitlab-ci.yml"), ("github", "kubernetes", ".github/workflows/ci.yml")],
+)
 def test_upgrade_keeps_the_recorded_ci_and_platform(tmp_path, ci, platform, ci_file):
     repo = generate(tmp_path, 0, ci, platform)
     result = invoke("upgrade", "--to", "1", "--yes", "--repo", str(repo))
@@ -216,7 +219,9 @@ def _pretend_older_templates(repo: Path) -> None:
     snapshot["template_version"] = "0.0.9"
     (repo / BASE_SNAPSHOT).write_text(json.dumps(snapshot), encoding="utf-8")
     (repo / "Makefile").write_text(old_makefile, encoding="utf-8")
-    (repo / "README.md").write_text(old_readme.replace("# fraud-detect\n", "# fraud-detect\n\nOur intro.\n"), encoding="utf-8")
+    (repo / "README.md").write_text(
+        old_readme.replace("# fraud-detect\n", "# fraud-detect\n\nOur intro.\n"), encoding="utf-8"
+    )
 
 
 def test_update_merges_newer_templates(tmp_path):
@@ -249,4 +254,26 @@ def test_update_without_merge_base(tmp_path):
     refused = invoke("update", "--yes", "--repo", str(repo))
     assert refused.exit_code == 2
     assert "install mlops-bp==0.0.9" in refused.output
+    assert tree_state(repo) == before
+
+
+@pytest.mark.parametrize("fail_at", [1, 3])
+def test_a_full_disk_mid_upgrade_is_one_line_and_leaves_the_repo_as_it_was(tmp_path, monkeypatch, fail_at):
+    import errno
+
+    repo = generate(tmp_path, 1)
+    before = tree_state(repo)
+    real_write, calls = transaction._write_file, []
+
+    def disk_full(target, data, mode):
+        calls.append(target)
+        if len(calls) == fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_write(target, data, mode)
+
+    monkeypatch.setattr(transaction, "_write_file", disk_full)
+    result = invoke("upgrade", "--to", "2", "--yes", "--repo", str(repo))
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "No space left on device" in lines[0] and "Traceback" not in result.output
     assert tree_state(repo) == before
