@@ -36,7 +36,14 @@ def main() -> int:
         # are re-aimed before each round; rounds alternate, so both see the same machine load.
         for i in range(args.repeat + 1):
             ours.argv = [console_script("mlops-bp"), "init", "--level", "4", "--no-input", "-o", root / f"ours-{i}"]
-            plain.argv = [console_script("cookiecutter"), "--replay-file", replay, "-o", root / f"plain-{i}", TEMPLATE_DIR]
+            plain.argv = [
+                console_script("cookiecutter"),
+                "--replay-file",
+                replay,
+                "-o",
+                root / f"plain-{i}",
+                TEMPLATE_DIR,
+            ]
             measure([ours, plain], repeat=1, cwd=root, warmup=0)
     for case in (ours, plain):
         del case.times[0]  # the first round warms the file cache

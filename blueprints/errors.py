@@ -63,7 +63,9 @@ def format_validation_error(
     elif first["type"] == "missing":
         msg = "is required"
     given = first.get("input")
-    shown = "" if first["type"] in {"missing", "extra_forbidden"} or isinstance(given, dict) else f" (got {_short(given)})"
+    shown = (
+        "" if first["type"] in {"missing", "extra_forbidden"} or isinstance(given, dict) else f" (got {_short(given)})"
+    )
     more = len(exc.errors()) - 1
     extra = f" [+{more} more]" if more > 0 else ""
     where = f"{source}: " if source else ""

@@ -295,7 +295,9 @@ class Blueprint(_Strict):
             if any(round(v.weight * 100) < 1 for v in self.serving.variants):
                 raise ValueError("serving.variants: every variant needs a weight of at least 0.01 on kubernetes")
             if self.kubernetes.serving is KubernetesServing.KSERVE and len(self.serving.variants) != 2:
-                raise ValueError("serving.variants: a KServe canary takes exactly two variants (stable first, canary second)")
+                raise ValueError(
+                    "serving.variants: a KServe canary takes exactly two variants (stable first, canary second)"
+                )
         if self.platform is Platform.SAGEMAKER:
             _check_instance_types(self)
         too_long = name_prefix_error(self.name, names, self.platform)

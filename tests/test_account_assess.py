@@ -29,32 +29,68 @@ def _client(service: str):
 def _secure_bucket(name: str, key_arn: str) -> None:
     s3 = _client("s3")
     s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
-        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]})
-    s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{name}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]
+        },
+    )
+    s3.put_bucket_policy(
+        Bucket=name,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [f"arn:aws:s3:::{name}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+        ),
+    )
 
 
 def _endpoint(name: str, variants: int = 1, capture: bool = False) -> None:
     sm = _client("sagemaker")
-    sm.create_model(ModelName=f"{name}-model", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/sm-exec",
-                    PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/fraud:0.1.0"})
+    sm.create_model(
+        ModelName=f"{name}-model",
+        ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/sm-exec",
+        PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/fraud:0.1.0"},
+    )
     config = {
         "EndpointConfigName": f"{name}-config",
         "ProductionVariants": [
-            {"VariantName": f"v{i}", "ModelName": f"{name}-model", "InitialInstanceCount": 1,
-             "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}
+            {
+                "VariantName": f"v{i}",
+                "ModelName": f"{name}-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 1.0,
+            }
             for i in range(variants)
         ],
     }
     if capture:
         config["DataCaptureConfig"] = {
-            "EnableCapture": True, "InitialSamplingPercentage": 100, "DestinationS3Uri": "s3://fraud-artifacts/capture",
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": "s3://fraud-artifacts/capture",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        }
     sm.create_endpoint_config(**config)
     sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
 
@@ -72,57 +108,111 @@ def seed(level: int) -> None:
     kms.enable_key_rotation(KeyId=key["KeyId"])
     _secure_bucket("fraud-data", key["Arn"])
     role = iam.create_role(RoleName="fraud-scientist", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))["Role"]
-    sm.create_notebook_instance_lifecycle_config(NotebookInstanceLifecycleConfigName="autostop",
-                                                 OnStart=[{"Content": "ZWNobyBoaQ=="}])
-    sm.create_notebook_instance(NotebookInstanceName="fraud-notebook", InstanceType="ml.t3.medium",
-                                RoleArn=role["Arn"], LifecycleConfigName="autostop")
+    sm.create_notebook_instance_lifecycle_config(
+        NotebookInstanceLifecycleConfigName="autostop", OnStart=[{"Content": "ZWNobyBoaQ=="}]
+    )
+    sm.create_notebook_instance(
+        NotebookInstanceName="fraud-notebook",
+        InstanceType="ml.t3.medium",
+        RoleArn=role["Arn"],
+        LifecycleConfigName="autostop",
+    )
     if level < 1:
         return
     ecr = _client("ecr")
-    ecr.create_repository(repositoryName="fraud", imageTagMutability="IMMUTABLE",
-                          imageScanningConfiguration={"scanOnPush": True})
-    ecr.put_lifecycle_policy(repositoryName="fraud", lifecyclePolicyText=json.dumps({"rules": [{
-        "rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
-        "action": {"type": "expire"}}]}))
+    ecr.create_repository(
+        repositoryName="fraud", imageTagMutability="IMMUTABLE", imageScanningConfiguration={"scanOnPush": True}
+    )
+    ecr.put_lifecycle_policy(
+        repositoryName="fraud",
+        lifecyclePolicyText=json.dumps(
+            {
+                "rules": [
+                    {
+                        "rulePriority": 1,
+                        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
+                        "action": {"type": "expire"},
+                    }
+                ]
+            }
+        ),
+    )
     provider = iam.create_open_id_connect_provider(
-        Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"],
-        ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])["OpenIDConnectProviderArn"]
-    iam.create_role(RoleName="fraud-ci", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity"}]}))
+        Url="https://token.actions.githubusercontent.com",
+        ClientIDList=["sts.amazonaws.com"],
+        ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"],
+    )["OpenIDConnectProviderArn"]
+    iam.create_role(
+        RoleName="fraud-ci",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity"}
+                ],
+            }
+        ),
+    )
     _endpoint("fraud-dev")
     logs = _client("logs")
     logs.create_log_group(logGroupName="/aws/sagemaker/Endpoints/fraud-dev")
     logs.put_retention_policy(logGroupName="/aws/sagemaker/Endpoints/fraud-dev", retentionInDays=30)
     topic = _client("sns").create_topic(Name="fraud-alarms")["TopicArn"]
     _client("cloudwatch").put_metric_alarm(
-        AlarmName="fraud-dev-5xx", Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors", Statistic="Sum",
-        Period=300, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanOrEqualToThreshold",
-        AlarmActions=[topic])
+        AlarmName="fraud-dev-5xx",
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        AlarmActions=[topic],
+    )
     if level < 2:
         return
     _secure_bucket("fraud-artifacts", key["Arn"])
     sm.create_model_package_group(ModelPackageGroupName="fraud-models")
     training = iam.create_role(RoleName="fraud-training", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))["Role"]
-    pipeline = sm.create_pipeline(PipelineName="fraud-train", RoleArn=training["Arn"],
-                                  PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}))["PipelineArn"]
+    pipeline = sm.create_pipeline(
+        PipelineName="fraud-train",
+        RoleArn=training["Arn"],
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+    )["PipelineArn"]
     _client("scheduler").create_schedule(
-        Name="fraud-train-weekly", ScheduleExpression="cron(0 3 ? * MON *)", FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": pipeline, "RoleArn": training["Arn"]})
-    _rule("fraud-train-failed", {"source": ["aws.sagemaker"],
-                                 "detail-type": ["SageMaker Model Building Pipeline Execution Status Change"]}, topic)
+        Name="fraud-train-weekly",
+        ScheduleExpression="cron(0 3 ? * MON *)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": pipeline, "RoleArn": training["Arn"]},
+    )
+    _rule(
+        "fraud-train-failed",
+        {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Building Pipeline Execution Status Change"]},
+        topic,
+    )
     if level < 3:
         return
     _endpoint("fraud-staging", variants=2)
     _endpoint("fraud-prod", variants=2, capture=level >= 4)
-    _rule("fraud-approved", {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"]},
-          f"arn:aws:events:{REGION}:{ACCOUNT}:api-destination/fraud-dispatch/1")
+    _rule(
+        "fraud-approved",
+        {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"]},
+        f"arn:aws:events:{REGION}:{ACCOUNT}:api-destination/fraud-dispatch/1",
+    )
     if level < 4:
         return
     _client("application-autoscaling").register_scalable_target(
-        ServiceNamespace="sagemaker", ResourceId="endpoint/fraud-prod/variant/v0",
-        ScalableDimension="sagemaker:variant:DesiredInstanceCount", MinCapacity=1, MaxCapacity=4)
-    _rule("fraud-drift-retrain", {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]},
-          pipeline)
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/fraud-prod/variant/v0",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+    _rule(
+        "fraud-drift-retrain",
+        {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]},
+        pipeline,
+    )
     _client("cloudwatch").put_dashboard(DashboardName="fraud", DashboardBody=json.dumps({"widgets": []}))
 
 
@@ -142,7 +232,12 @@ def test_level_0_account(aws_env):
     result = assess(connect())
     assert result.level == 0
     assert {c.capability: c.level for c in result.capabilities} == {
-        "storage": 1, "registry": 0, "training": 1, "serving": 0, "monitoring": 0, "iam": 0,
+        "storage": 1,
+        "registry": 0,
+        "training": 1,
+        "serving": 0,
+        "monitoring": 0,
+        "iam": 0,
     }
     assert result.feature("data_bucket").status is Found.YES
     assert "fraud-data" in result.feature("data_bucket").evidence
@@ -187,8 +282,10 @@ def test_level_4_account(aws_env):
     monitoring = result.capability("monitoring")
     assert (monitoring.level, monitoring.max_level) == (3, 4)
     # With the two facts real AWS reports for a level-4 stack, the same snapshot is level 4.
-    deployment = {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE"}},
-                  "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "fraud-prod-5xx"}]}}
+    deployment = {
+        "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE"}},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "fraud-prod-5xx"}]},
+    }
     complete = dataclasses.replace(
         snapshot,
         endpoints=[{**e, "deployment": deployment} if e["name"] == "fraud-prod" else e for e in snapshot.endpoints],

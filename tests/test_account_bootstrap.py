@@ -88,21 +88,42 @@ def test_second_run_changes_nothing(aws_env):
 def test_weaker_existing_bucket_is_reported_not_changed(aws_env):
     s3 = _s3()
     s3.create_bucket(Bucket="team-state", CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_bucket_policy(Bucket="team-state", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "Team", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-         "Action": "s3:GetObject", "Resource": "arn:aws:s3:::team-state/*"}]}))
+    s3.put_bucket_policy(
+        Bucket="team-state",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "Team",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::team-state/*",
+                    }
+                ],
+            }
+        ),
+    )
     res = runner.invoke(app, ["bootstrap", "--name", "fraud-detect", "--bucket", "team-state", "--json"])
     assert res.exit_code == 1
     data = json.loads(res.stdout)
     assert data["existing"][-1] == "bucket s3://team-state"
     missing = " ".join(data["findings"])
-    for setting in ("public access blocked", "versioning enabled", "SSE-KMS default encryption", "TLS-only bucket policy"):
+    for setting in (
+        "public access blocked",
+        "versioning enabled",
+        "SSE-KMS default encryption",
+        "TLS-only bucket policy",
+    ):
         assert setting in missing
     assert "put-bucket-versioning --bucket team-state" in missing
     assert "left unchanged" in res.stderr
     # Untouched: no versioning, the team's policy alone.
     assert "Status" not in s3.get_bucket_versioning(Bucket="team-state")
-    assert [st["Sid"] for st in json.loads(s3.get_bucket_policy(Bucket="team-state")["Policy"])["Statement"]] == ["Team"]
+    assert [st["Sid"] for st in json.loads(s3.get_bucket_policy(Bucket="team-state")["Policy"])["Statement"]] == [
+        "Team"
+    ]
 
 
 def test_interrupted_run_is_completed(aws_env):
@@ -116,9 +137,15 @@ def test_interrupted_run_is_completed(aws_env):
 
 def test_taken_bucket_name_creates_nothing(aws_env):
     creds = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn="arn:aws:iam::111111111111:role/other", RoleSessionName="other")["Credentials"]
-    other = boto3.client("s3", region_name=REGION, aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+        RoleArn="arn:aws:iam::111111111111:role/other", RoleSessionName="other"
+    )["Credentials"]
+    other = boto3.client(
+        "s3",
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
     other.create_bucket(Bucket="someone-elses", CreateBucketConfiguration={"LocationConstraint": REGION})
     with pytest.raises(UserError, match="belongs to another AWS account; choose another name with --bucket"):
         bootstrap(connect(), "fraud-detect", bucket="someone-elses")
@@ -145,7 +172,9 @@ def _generated_repo(path, level=3):
     (path / "infra").mkdir()
     (path / "infra" / "Pulumi.yaml").write_text(
         "# the team's infra project\nname: fraud-detect\nruntime:\n  name: python\n"
-        "backend:\n  url: file://~\ndescription: fraud infra\n", encoding="utf-8")
+        "backend:\n  url: file://~\ndescription: fraud infra\n",
+        encoding="utf-8",
+    )
     (path / "infra" / "Pulumi.prod.yaml").write_text("encryptionsalt: v1:abc\nconfig:\n  aws:region: eu-west-1\n")
 
 
@@ -174,7 +203,11 @@ def test_writes_the_generated_repos_pulumi_config(aws_env, tmp_path, monkeypatch
 
 def test_set_top_level_key_replaces_only_that_block():
     text = "# keep me\nname: x\nbackend:\n  url: file://~\n\n  # inner\nother: 1\n"
-    assert set_top_level_key(text, "backend", {"url": "s3://b"}) == "# keep me\nname: x\nbackend:\n  url: s3://b\nother: 1\n"
+    assert (
+        set_top_level_key(text, "backend", {"url": "s3://b"})
+        == "# keep me\nname: x\nbackend:\n  url: s3://b\nother: 1\n"
+    )
     assert set_top_level_key("name: x", "secretsprovider", "awskms://alias/a") == (
-        "name: x\nsecretsprovider: awskms://alias/a\n")
+        "name: x\nsecretsprovider: awskms://alias/a\n"
+    )
     assert set_top_level_key("", "state_bucket", "b") == "state_bucket: b\n"

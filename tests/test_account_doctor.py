@@ -33,8 +33,10 @@ def _checks(res) -> dict[str, dict]:
 
 def _github_provider() -> None:
     boto3.client("iam", region_name=REGION).create_open_id_connect_provider(
-        Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"],
-        ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])
+        Url="https://token.actions.githubusercontent.com",
+        ClientIDList=["sts.amazonaws.com"],
+        ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"],
+    )
 
 
 def test_passing_account(aws_env):
@@ -47,13 +49,19 @@ def test_passing_account(aws_env):
     assert checks["state bucket"]["status"] == "pass"
     assert f"mlops-demo-pulumi-{ACCOUNT}-{REGION}" in checks["state bucket"]["detail"]
     assert checks["GitHub OIDC provider"] == {
-        "name": "GitHub OIDC provider", "status": "pass", "detail": "absent; the stack creates it", "fix": None}
+        "name": "GitHub OIDC provider",
+        "status": "pass",
+        "detail": "absent; the stack creates it",
+        "fix": None,
+    }
     # moto has neither policy simulation nor SageMaker quotas: said, not assumed.
     assert checks["permissions"]["status"] == "could not verify"
     assert "SimulatePrincipalPolicy" in checks["permissions"]["detail"]
     quotas = [c for name, c in checks.items() if name.startswith("quota: ")]
     assert {c["name"] for c in quotas} == {
-        "quota: ml.t3.medium for notebook instance usage", "quota: ml.m5.large for training job usage"}
+        "quota: ml.t3.medium for notebook instance usage",
+        "quota: ml.m5.large for training job usage",
+    }
     assert all(c["status"] == "could not verify" for c in quotas)
 
 
@@ -69,10 +77,15 @@ def test_table_output_marks_each_check(aws_env):
 
 def test_taken_bucket_name_fails(aws_env):
     creds = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn="arn:aws:iam::111111111111:role/other", RoleSessionName="other")["Credentials"]
-    boto3.client("s3", region_name=REGION, aws_access_key_id=creds["AccessKeyId"],
-                 aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"]
-                 ).create_bucket(Bucket="popular-name", CreateBucketConfiguration={"LocationConstraint": REGION})
+        RoleArn="arn:aws:iam::111111111111:role/other", RoleSessionName="other"
+    )["Credentials"]
+    boto3.client(
+        "s3",
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    ).create_bucket(Bucket="popular-name", CreateBucketConfiguration={"LocationConstraint": REGION})
     res = runner.invoke(app, ["doctor", "--level", "0", "--region", REGION, "--bucket", "popular-name", "--json"])
     assert res.exit_code == 1
     check = _checks(res)["state bucket"]
@@ -82,7 +95,8 @@ def test_taken_bucket_name_fails(aws_env):
 
 def test_own_bucket_passes(aws_env):
     boto3.client("s3", region_name=REGION).create_bucket(
-        Bucket="our-state", CreateBucketConfiguration={"LocationConstraint": REGION})
+        Bucket="our-state", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
     report = doctor(connect(region=REGION), make_blueprint(0, region=REGION, state_bucket="our-state"))
     check = next(c for c in report.checks if c.name == "state bucket")
     assert (check.status, check.detail) == (Status.PASS, "s3://our-state exists in this account")
@@ -142,16 +156,28 @@ def test_quota_needs_follow_the_spec():
 def test_missing_quota_fails_with_the_increase_command():
     # moto lists no SageMaker quotas, so the comparison is tested on Service Quotas' own shape.
     quotas = {
-        "ml.m5.large for endpoint usage": {"QuotaName": "ml.m5.large for endpoint usage", "QuotaCode": "L-D2BC5E3D",
-                                           "Value": 0.0},
+        "ml.m5.large for endpoint usage": {
+            "QuotaName": "ml.m5.large for endpoint usage",
+            "QuotaCode": "L-D2BC5E3D",
+            "Value": 0.0,
+        },
         "ml.t3.medium for notebook instance usage": {"QuotaCode": "L-1", "Value": 4.0},
     }
-    checks = quota_checks([("ml.m5.large for endpoint usage", 4), ("ml.t3.medium for notebook instance usage", 1),
-                           ("ml.p5.48xlarge for training job usage", 1)], quotas, REGION)
+    checks = quota_checks(
+        [
+            ("ml.m5.large for endpoint usage", 4),
+            ("ml.t3.medium for notebook instance usage", 1),
+            ("ml.p5.48xlarge for training job usage", 1),
+        ],
+        quotas,
+        REGION,
+    )
     assert [c.status for c in checks] == [Status.FAIL, Status.PASS, Status.UNVERIFIED]
     assert checks[0].detail == "0 available, 4 needed"
-    assert checks[0].fix == ("aws service-quotas request-service-quota-increase --service-code sagemaker "
-                             f"--quota-code L-D2BC5E3D --desired-value 4 --region {REGION}")
+    assert checks[0].fix == (
+        "aws service-quotas request-service-quota-increase --service-code sagemaker "
+        f"--quota-code L-D2BC5E3D --desired-value 4 --region {REGION}"
+    )
 
 
 def test_denied_actions_from_a_simulation():
@@ -173,4 +199,7 @@ def test_gitlab_blueprints_check_the_gitlab_provider(aws_env) -> None:
         Url="https://gitlab.com", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["a" * 40]
     )
     check = _ci_oidc(aws, blueprint)
-    assert check.status is Status.FAIL and check.fix == "set `oidc_provider_arn: arn:aws:iam::123456789012:oidc-provider/gitlab.com` in mlops-bp.yaml"
+    assert (
+        check.status is Status.FAIL
+        and check.fix == "set `oidc_provider_arn: arn:aws:iam::123456789012:oidc-provider/gitlab.com` in mlops-bp.yaml"
+    )

@@ -102,8 +102,13 @@ def limited_user(aws_env, monkeypatch):
     """An IAM user that may only read its identity, with moto enforcing IAM like AWS does."""
     iam = boto3.client("iam", region_name=REGION)
     iam.create_user(UserName="limited")
-    iam.put_user_policy(UserName="limited", PolicyName="whoami", PolicyDocument=(
-        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}'))
+    iam.put_user_policy(
+        UserName="limited",
+        PolicyName="whoami",
+        PolicyDocument=(
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}'
+        ),
+    )
     key = iam.create_access_key(UserName="limited")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
@@ -125,8 +130,10 @@ def test_invalid_access_key(limited_user, monkeypatch):
 
 def _client_error(code: str, status: int = 400, retries: int = 0) -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": f"{code} happened"},
-         "ResponseMetadata": {"HTTPStatusCode": status, "RetryAttempts": retries}},
+        {
+            "Error": {"Code": code, "Message": f"{code} happened"},
+            "ResponseMetadata": {"HTTPStatusCode": status, "RetryAttempts": retries},
+        },
         "AnyOperation",
     )
 
@@ -138,8 +145,11 @@ def _client_error(code: str, status: int = 400, retries: int = 0) -> ClientError
         (_client_error("ExpiredToken", 403), AwsCredentialsError, "the AWS credentials have expired"),
         (_client_error("ExpiredTokenException", 400), AwsCredentialsError, "the AWS credentials have expired"),
         (_client_error("AccessDenied", 403), AwsAccessDenied, "kms:CreateKey: access denied"),
-        (_client_error("ThrottlingException", 400, retries=4), AwsError,
-         "kms:CreateKey: AWS is still throttling after 5 attempts; wait a minute and rerun"),
+        (
+            _client_error("ThrottlingException", 400, retries=4),
+            AwsError,
+            "kms:CreateKey: AWS is still throttling after 5 attempts; wait a minute and rerun",
+        ),
         (_client_error("SlowDown", 503, retries=2), AwsError, "still throttling after 3 attempts"),
         (_client_error("LimitExceededException"), AwsError, "kms:CreateKey: LimitExceededException: LimitExceeded"),
     ],

@@ -35,7 +35,11 @@ def test_cost_json_matches_the_library():
     assert (data["idle_total"], data["usage_total"]) == (expected.idle_total, expected.usage_total)
     assert data["unpriced"] == []
     line = next(line for line in data["lines"] if line["type"] == "aws:kms/key:Key" and line["unit"] == "key-month")
-    assert (line["unit_price"], line["idle_quantity"], line["source"]) == (1.0, 1.0, "https://aws.amazon.com/kms/pricing/")
+    assert (line["unit_price"], line["idle_quantity"], line["source"]) == (
+        1.0,
+        1.0,
+        "https://aws.amazon.com/kms/pricing/",
+    )
 
 
 def test_usage_file_changes_the_usage_column(tmp_path):

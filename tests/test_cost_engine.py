@@ -20,7 +20,12 @@ USAGE = {
 
 def _res(type_: str, name: str, inputs: dict | None = None, *, custom: bool = True) -> CapturedResource:
     return CapturedResource(
-        type=type_, name=name, urn=f"urn:pulumi:dev::demo::{type_}::{name}", parent="", inputs=inputs or {}, custom=custom
+        type=type_,
+        name=name,
+        urn=f"urn:pulumi:dev::demo::{type_}::{name}",
+        parent="",
+        inputs=inputs or {},
+        custom=custom,
     )
 
 
@@ -47,12 +52,26 @@ def test_fixed_and_instance_charges_to_the_cent():
             "config",
             {
                 "productionVariants": [
-                    {"variantName": "blue", "instanceType": "ml.m5.large", "initialInstanceCount": 1.0, "initialVariantWeight": 0.9},
-                    {"variantName": "green", "instanceType": "ml.m5.xlarge", "initialInstanceCount": 2.0, "initialVariantWeight": 0.1},
+                    {
+                        "variantName": "blue",
+                        "instanceType": "ml.m5.large",
+                        "initialInstanceCount": 1.0,
+                        "initialVariantWeight": 0.9,
+                    },
+                    {
+                        "variantName": "green",
+                        "instanceType": "ml.m5.xlarge",
+                        "initialInstanceCount": 2.0,
+                        "initialVariantWeight": 0.1,
+                    },
                 ]
             },
         ),
-        _res("aws:sagemaker/notebookInstance:NotebookInstance", "nb", {"instanceType": "ml.t3.medium", "volumeSize": 20.0}),
+        _res(
+            "aws:sagemaker/notebookInstance:NotebookInstance",
+            "nb",
+            {"instanceType": "ml.t3.medium", "volumeSize": 20.0},
+        ),
         _res("aws:iam/role:Role", "role"),
         _res("mlopsbp:aws:Endpoint", "component", custom=False),
     )
@@ -75,7 +94,11 @@ def test_serverless_endpoint_costs_nothing_idle():
         _res(
             "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
             "config",
-            {"productionVariants": [{"variantName": "AllTraffic", "serverlessConfig": {"memorySizeInMb": 2048.0, "maxConcurrency": 5.0}}]},
+            {
+                "productionVariants": [
+                    {"variantName": "AllTraffic", "serverlessConfig": {"memorySizeInMb": 2048.0, "maxConcurrency": 5.0}}
+                ]
+            },
         )
     )
     # 1M requests x 0.1 s x 2 GB = 200,000 GB-s x 0.00002 = 4.00; 20 GB processed x 0.016 = 0.32
@@ -88,7 +111,10 @@ def test_monitoring_schedule_reads_its_job_definition():
         _res(
             "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition",
             "jobdef",
-            {"name": "quality", "jobResources": {"clusterConfig": {"instanceType": "ml.m5.xlarge", "instanceCount": 2.0}}},
+            {
+                "name": "quality",
+                "jobResources": {"clusterConfig": {"instanceType": "ml.m5.xlarge", "instanceCount": 2.0}},
+            },
         ),
         _res(
             "aws:sagemaker/monitoringSchedule:MonitoringSchedule",
@@ -109,7 +135,12 @@ def test_monitoring_schedule_without_its_job_definition_is_unpriced():
     schedule = _res(
         "aws:sagemaker/monitoringSchedule:MonitoringSchedule",
         "schedule",
-        {"monitoringScheduleConfig": {"scheduleConfig": {"scheduleExpression": "cron(0 * ? * * *)"}, "monitoringJobDefinitionName": "gone"}},
+        {
+            "monitoringScheduleConfig": {
+                "scheduleConfig": {"scheduleExpression": "cron(0 * ? * * *)"},
+                "monitoringJobDefinitionName": "gone",
+            }
+        },
     )
     est = _price(schedule)
     assert est.lines == []
@@ -118,7 +149,9 @@ def test_monitoring_schedule_without_its_job_definition_is_unpriced():
 
 
 def test_pipeline_is_usage_only_at_the_blueprint_training_instance():
-    est = _price(_res("aws:sagemaker/pipeline:Pipeline", "pipe"), training={"runs_per_month": 4, "training_hours_per_run": 2})
+    est = _price(
+        _res("aws:sagemaker/pipeline:Pipeline", "pipe"), training={"runs_per_month": 4, "training_hours_per_run": 2}
+    )
     # 4 runs x 2 h x 1 ml.m5.large x 0.115 = 0.92; 4 runs x 0.5 h processing x 0.115 = 0.23
     assert est.idle_total == 0
     assert est.usage_total == 1.15
@@ -132,7 +165,11 @@ def test_unknown_types_instances_and_inputs_are_unpriced_never_zero():
             "big",
             {"productionVariants": [{"instanceType": "ml.p5.48xlarge", "initialInstanceCount": 1.0}]},
         ),
-        _res("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "nocount", {"productionVariants": [{"instanceType": "ml.m5.large"}]}),
+        _res(
+            "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+            "nocount",
+            {"productionVariants": [{"instanceType": "ml.m5.large"}]},
+        ),
         _res("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "empty", {"productionVariants": []}),
         _res("aws:kms/key:Key", "key"),
     )
@@ -163,7 +200,11 @@ def test_region_multiplier_and_unknown_region():
 def test_eks_cluster_and_nodes():
     est = _price(
         _res("aws:eks/cluster:Cluster", "cluster"),
-        _res("aws:eks/nodeGroup:NodeGroup", "nodes", {"instanceTypes": ["m5.large"], "scalingConfig": {"desiredSize": 2.0}, "diskSize": 20.0}),
+        _res(
+            "aws:eks/nodeGroup:NodeGroup",
+            "nodes",
+            {"instanceTypes": ["m5.large"], "scalingConfig": {"desiredSize": 2.0}, "diskSize": 20.0},
+        ),
     )
     # 730 h x 0.10 = 73.00; 730 h x 2 x 0.096 = 140.16; 20 GB x 2 x 0.08 = 3.20
     assert est.idle_total == est.usage_total == 216.36
@@ -174,7 +215,11 @@ def test_kubernetes_objects_free_except_volumes_and_load_balancers():
         _res("kubernetes:apps/v1:Deployment", "server"),
         _res("kubernetes:core/v1:Service", "internal", {"spec": {"type": "ClusterIP"}}),
         _res("kubernetes:core/v1:Service", "public", {"spec": {"type": "LoadBalancer"}}),
-        _res("kubernetes:core/v1:PersistentVolumeClaim", "mlflow", {"spec": {"resources": {"requests": {"storage": "10Gi"}}}}),
+        _res(
+            "kubernetes:core/v1:PersistentVolumeClaim",
+            "mlflow",
+            {"spec": {"resources": {"requests": {"storage": "10Gi"}}}},
+        ),
     )
     # LB 730 h x 0.025 = 18.25; 10 GiB = 10.737 GB x 0.08 = 0.86
     assert est.idle_total == 19.11
@@ -205,7 +250,9 @@ def test_runs_per_month_rejects_other_expressions():
 
 
 def test_usage_defaults_follow_the_blueprint():
-    usage = usage_for(make_blueprint(2, training={"instance_type": "ml.c5.xlarge", "instance_count": 2, "schedule": "rate(1 day)"}))
+    usage = usage_for(
+        make_blueprint(2, training={"instance_type": "ml.c5.xlarge", "instance_count": 2, "schedule": "rate(1 day)"})
+    )
     assert (usage.training.instance_type, usage.training.instance_count) == ("ml.c5.xlarge", 2)
     assert usage.training.runs_per_month == pytest.approx(30.42)
 
@@ -224,11 +271,63 @@ def test_price_table_rules_are_checked():
     assert good.entry("aws:s3/bucket:Bucket").kind == "priced"  # exact key beats no glob
     bad_rules = [
         {"kind": "free", "note": ""},
-        {"kind": "usage_only", "charges": [{"what": "x", "unit": "u", "price": 1, "quantity": [1], "idle": True, "source": "s", "date": "2025-01-01"}]},
-        {"kind": "priced", "charges": [{"what": "x", "unit": "u", "price": 1, "quantity": [1], "idle": False, "source": "s", "date": "2025-01-01"}]},
+        {
+            "kind": "usage_only",
+            "charges": [
+                {
+                    "what": "x",
+                    "unit": "u",
+                    "price": 1,
+                    "quantity": [1],
+                    "idle": True,
+                    "source": "s",
+                    "date": "2025-01-01",
+                }
+            ],
+        },
+        {
+            "kind": "priced",
+            "charges": [
+                {
+                    "what": "x",
+                    "unit": "u",
+                    "price": 1,
+                    "quantity": [1],
+                    "idle": False,
+                    "source": "s",
+                    "date": "2025-01-01",
+                }
+            ],
+        },
         {"kind": "priced", "charges": [{"what": "x", "unit": "u", "price": 1, "quantity": [1], "idle": True}]},
-        {"kind": "priced", "charges": [{"what": "x", "unit": "u", "price": 1, "quantity": ["inputs.x"], "idle": True, "source": "s", "date": "2025-01-01"}]},
-        {"kind": "priced", "charges": [{"what": "x", "unit": "u", "price": 1, "quantity": ["input.x|furlongs"], "idle": True, "source": "s", "date": "2025-01-01"}]},
+        {
+            "kind": "priced",
+            "charges": [
+                {
+                    "what": "x",
+                    "unit": "u",
+                    "price": 1,
+                    "quantity": ["inputs.x"],
+                    "idle": True,
+                    "source": "s",
+                    "date": "2025-01-01",
+                }
+            ],
+        },
+        {
+            "kind": "priced",
+            "charges": [
+                {
+                    "what": "x",
+                    "unit": "u",
+                    "price": 1,
+                    "quantity": ["input.x|furlongs"],
+                    "idle": True,
+                    "source": "s",
+                    "date": "2025-01-01",
+                }
+            ],
+        },
     ]
     for rule in bad_rules:
         with pytest.raises(ValueError):

@@ -22,7 +22,11 @@ def _needs_platform(platform: str) -> None:
         pytest.skip("the kubernetes platform program is not in this tree yet")
 
 
-@pytest.mark.parametrize(("level", "platform", "overrides"), CASES, ids=lambda v: str(v) if not isinstance(v, dict) else ("eks" if v else "existing"))
+@pytest.mark.parametrize(
+    ("level", "platform", "overrides"),
+    CASES,
+    ids=lambda v: str(v) if not isinstance(v, dict) else ("eks" if v else "existing"),
+)
 def test_every_emitted_type_is_in_the_table_and_priced(level, platform, overrides):
     _needs_platform(platform)
     table = load_price_table()
@@ -35,7 +39,9 @@ def test_every_emitted_type_is_in_the_table_and_priced(level, platform, override
         est = estimate(graph, usage)
         assert [(u.type, u.reason) for u in est.unpriced] == []
         assert est.region == "us-east-1"
-        assert len(est.free) + len({line.resource for line in est.lines}) == len([r for r in graph if not r.is_component])
+        assert len(est.free) + len({line.resource for line in est.lines}) == len(
+            [r for r in graph if not r.is_component]
+        )
 
 
 def test_default_instance_types_are_priced():

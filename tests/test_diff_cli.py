@@ -41,7 +41,11 @@ def test_json_lists_every_stack(run):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert (doc["from"], doc["to"], doc["platform"]) == (2, 3, "sagemaker")
-    assert [(s["stack"], s["status"]) for s in doc["stacks"]] == [("dev", "existing"), ("staging", "new"), ("prod", "new")]
+    assert [(s["stack"], s["status"]) for s in doc["stacks"]] == [
+        ("dev", "existing"),
+        ("staging", "new"),
+        ("prod", "new"),
+    ]
     assert doc["destroys_data"] == []
     assert doc["stacks"][1]["counts"]["create"] > 10
 

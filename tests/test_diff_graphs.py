@@ -29,8 +29,12 @@ def res(type_: str, name: str, parent: str = "", provider: str = f"{PROVIDER_URN
 
 def provider(region: str = "us-east-1") -> CapturedResource:
     return CapturedResource(
-        type="pulumi:providers:aws", name="proj-dev-aws", urn=PROVIDER_URN, parent="",
-        inputs={"region": region}, custom=True,
+        type="pulumi:providers:aws",
+        name="proj-dev-aws",
+        urn=PROVIDER_URN,
+        parent="",
+        inputs={"region": region},
+        custom=True,
     )
 
 
@@ -78,7 +82,10 @@ def test_changing_bucket_prefix_forces_replacement():
     assert change.reason == "changes bucketPrefix"
     [item] = change.inputs
     assert (item.path, item.old, item.new, item.forces_replacement) == (
-        "bucketPrefix", "proj-dev-data-", "proj-dev-lake-", True,
+        "bucketPrefix",
+        "proj-dev-data-",
+        "proj-dev-lake-",
+        True,
     )
 
 
@@ -92,9 +99,21 @@ def test_in_place_input_change_is_an_update_that_keeps_data():
 
 def test_nested_replacement_path_matches_below_and_above():
     pvc = "kubernetes:core/v1:PersistentVolumeClaim"
-    old = res(pvc, "mlflow-db", inputs={"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}})
-    wider = res(pvc, "mlflow-db", inputs={"spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}}}})
-    bigger = res(pvc, "mlflow-db", inputs={"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}}})
+    old = res(
+        pvc,
+        "mlflow-db",
+        inputs={"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}},
+    )
+    wider = res(
+        pvc,
+        "mlflow-db",
+        inputs={"spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}}}},
+    )
+    bigger = res(
+        pvc,
+        "mlflow-db",
+        inputs={"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}}},
+    )
     replaced = only(diff_graphs(graph(old), graph(wider)), Action.REPLACE)
     assert replaced.destroys_data
     assert [i.path for i in replaced.inputs] == ["spec.accessModes[0]"]
@@ -108,18 +127,27 @@ def test_nested_replacement_path_matches_below_and_above():
 def test_generic_identity_inputs_force_replacement():
     old = res("kubernetes:apps/v1:Deployment", "server", inputs={"metadata": {"name": "a", "labels": {"x": "1"}}})
     renamed = res("kubernetes:apps/v1:Deployment", "server", inputs={"metadata": {"name": "b", "labels": {"x": "1"}}})
-    relabelled = res("kubernetes:apps/v1:Deployment", "server", inputs={"metadata": {"name": "a", "labels": {"x": "2"}}})
+    relabelled = res(
+        "kubernetes:apps/v1:Deployment", "server", inputs={"metadata": {"name": "a", "labels": {"x": "2"}}}
+    )
     assert only(diff_graphs(graph(old), graph(renamed)), Action.REPLACE).reason == "changes metadata.name"
     assert only(diff_graphs(graph(old), graph(relabelled)), Action.UPDATE)
     role = res("aws:iam/role:Role", "role", inputs={"name": "a", "description": "x"})
-    assert only(diff_graphs(graph(role), graph(res("aws:iam/role:Role", "role", inputs={"name": "b", "description": "x"}))), Action.REPLACE)
+    assert only(
+        diff_graphs(graph(role), graph(res("aws:iam/role:Role", "role", inputs={"name": "b", "description": "x"}))),
+        Action.REPLACE,
+    )
 
 
 def test_immutable_type_is_replaced_on_any_change():
     config = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
     assert kind_of(config).replace_on[0] == ANY_INPUT
     old = res(config, "cfg", inputs={"productionVariants": [{"variantName": "blue"}]})
-    new = res(config, "cfg", inputs={"productionVariants": [{"variantName": "blue"}], "dataCaptureConfig": {"enableCapture": True}})
+    new = res(
+        config,
+        "cfg",
+        inputs={"productionVariants": [{"variantName": "blue"}], "dataCaptureConfig": {"enableCapture": True}},
+    )
     change = only(diff_graphs(graph(old), graph(new)), Action.REPLACE)
     assert not change.destroys_data  # an endpoint configuration holds no data
 
@@ -152,7 +180,9 @@ def test_moving_to_another_provider_forces_replacement():
 
 def test_resource_options_are_honoured():
     old = res("aws:sns/topic:Topic", "t", inputs={"displayName": "a", "tags": {"x": "1"}})
-    forced = res("aws:sns/topic:Topic", "t", inputs={"displayName": "b", "tags": {"x": "1"}}, replace_on_changes=("displayName",))
+    forced = res(
+        "aws:sns/topic:Topic", "t", inputs={"displayName": "b", "tags": {"x": "1"}}, replace_on_changes=("displayName",)
+    )
     assert only(diff_graphs(graph(old), graph(forced)), Action.REPLACE)
     ignored = res("aws:sns/topic:Topic", "t", inputs={"displayName": "a", "tags": {"x": "2"}}, ignore_changes=("tags",))
     assert diff_graphs(graph(old), graph(ignored)).is_empty
@@ -187,7 +217,9 @@ def test_to_dict_is_json_and_names_the_data_loss():
     assert doc["destroys_data"] == [bucket().urn]
     assert doc["counts"]["replace"] == 1
     [change] = doc["changes"]
-    assert change["inputs"] == [{"path": "bucketPrefix", "old": "proj-dev-data-", "new": "other-", "forces_replacement": True}]
+    assert change["inputs"] == [
+        {"path": "bucketPrefix", "old": "proj-dev-data-", "new": "other-", "forces_replacement": True}
+    ]
 
 
 @pytest.mark.parametrize(

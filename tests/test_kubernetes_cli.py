@@ -29,7 +29,11 @@ def test_plan_kubernetes_json_lists_the_objects():
     result = runner.invoke(app, ["plan", "--platform", "kubernetes", "--level", "2", "--json"])
     assert result.exit_code == 0, result.output
     types = {r["type"] for r in json.loads(result.stdout)["resources"]}
-    assert {"kubernetes:batch/v1:CronJob", "kubernetes:core/v1:PersistentVolumeClaim", "pulumi:providers:kubernetes"} <= types
+    assert {
+        "kubernetes:batch/v1:CronJob",
+        "kubernetes:core/v1:PersistentVolumeClaim",
+        "pulumi:providers:kubernetes",
+    } <= types
 
 
 def test_plan_kubernetes_bad_setting_is_one_line_exit_2(tmp_path):

@@ -15,7 +15,12 @@ from mlops_bp.stacks.kubernetes.monitoring import drift_check_script
 
 CRONJOB = {
     "metadata": {"name": "training", "namespace": "team-dev", "uid": "cj-uid"},
-    "spec": {"jobTemplate": {"metadata": {"labels": {"app.kubernetes.io/name": "training"}}, "spec": {"backoffLimit": 2, "template": {"spec": {}}}}},
+    "spec": {
+        "jobTemplate": {
+            "metadata": {"labels": {"app.kubernetes.io/name": "training"}},
+            "spec": {"backoffLimit": 2, "template": {"spec": {}}},
+        }
+    },
 }
 
 
@@ -49,7 +54,10 @@ class FakeApis:
                     return self._send({"status": "success", "data": {"resultType": "vector", "result": result}})
                 apis.auth.append(self.headers["Authorization"])
                 if url.path == "/apis/batch/v1/namespaces/team-dev/jobs":
-                    items = [{"metadata": {"name": f"training-drift-{i}"}, "status": {"active": 1}} for i in range(apis.active_jobs)]
+                    items = [
+                        {"metadata": {"name": f"training-drift-{i}"}, "status": {"active": 1}}
+                        for i in range(apis.active_jobs)
+                    ]
                     return self._send({"items": items})
                 if url.path == "/apis/batch/v1/namespaces/team-dev/cronjobs/training":
                     return self._send(CRONJOB)

@@ -156,12 +156,27 @@ def test_checkov_scan_of_all_manifests(tmp_path):
     checkov = shutil.which("checkov")
     assert checkov, "checkov missing: bash .ci/run installs it under .ci/tools"
     run = subprocess.run(
-        [checkov, "-d", str(tmp_path), "--framework", "kubernetes", "-o", "json",
-         "--skip-download", "--quiet", "--compact"],
+        [
+            checkov,
+            "-d",
+            str(tmp_path),
+            "--framework",
+            "kubernetes",
+            "-o",
+            "json",
+            "--skip-download",
+            "--quiet",
+            "--compact",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
-        env={"BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        env={
+            "BC_SKIP_MAPPING": "TRUE",
+            "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+        },
     )
     assert run.stdout.strip(), run.stderr[-2000:]
     report = json.loads(run.stdout)

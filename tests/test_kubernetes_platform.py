@@ -21,7 +21,16 @@ NS = "fraud-detect-dev"
 EKS = {"cluster": {"create": True, "subnet_ids": ["subnet-0123abcd", "subnet-4567abcd"], "private_endpoint": True}}
 
 KINDS_ADDED = {
-    0: {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount", "PersistentVolumeClaim", "Deployment", "Service"},
+    0: {
+        "Namespace",
+        "ResourceQuota",
+        "LimitRange",
+        "NetworkPolicy",
+        "ServiceAccount",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "Service",
+    },
     1: {"HorizontalPodAutoscaler", "PodDisruptionBudget"},
     2: {"CronJob"},
     3: {"Role", "RoleBinding"},  # HTTPRoute only with a challenger variant
@@ -133,7 +142,9 @@ def test_mlflow_postgres_option_reads_the_uri_from_a_secret_file():
     assert {"name": "store", "secret": {"secretName": "db-uri", "defaultMode": 0o400}} in pod["volumes"]
     assert "$(cat /mlflow/store/uri)" in container_of(mlflow)["command"][2]
     assert not any("valueFrom" in e for e in container_of(mlflow)["env"])
-    egress_ports = [p["port"] for rule in named(g, "NetworkPolicy", "allow-mlflow").inputs["spec"]["egress"] for p in rule["ports"]]
+    egress_ports = [
+        p["port"] for rule in named(g, "NetworkPolicy", "allow-mlflow").inputs["spec"]["egress"] for p in rule["ports"]
+    ]
     assert 5432 in egress_ports
 
 
@@ -143,7 +154,11 @@ CANARY = [{"name": "blue", "weight": 0.9}, {"name": "green", "weight": 0.1}]
 
 def test_level3_one_model_server_by_default():
     g = graph(3, "prod", K8S)
-    assert [r.inputs["metadata"]["name"] for r in k8s_objects(g, "Deployment") if "model-server" in r.inputs["metadata"]["name"]] == ["model-server"]
+    assert [
+        r.inputs["metadata"]["name"]
+        for r in k8s_objects(g, "Deployment")
+        if "model-server" in r.inputs["metadata"]["name"]
+    ] == ["model-server"]
     assert not k8s_objects(g, "HTTPRoute")
 
 
@@ -178,7 +193,9 @@ def test_level3_ci_rbac_is_limited_to_its_namespace():
         assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
         assert "secrets" not in rule["resources"]
     binding = named(g, "RoleBinding", "ci-deploy").inputs
-    assert binding["subjects"] == [{"kind": "Group", "name": "mlops-bp:fraud-detect-staging:deploy", "apiGroup": "rbac.authorization.k8s.io"}]
+    assert binding["subjects"] == [
+        {"kind": "Group", "name": "mlops-bp:fraud-detect-staging:deploy", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
     assert len(role.inputs["rules"]) == len(DEPLOY_RULES)
     ci_policy = json.loads(g.one("aws:iam/rolePolicy:RolePolicy", "fraud-detect-staging-ci").inputs["policy"])
     describe = [s for s in ci_policy["Statement"] if s.get("Sid") == "DescribeCluster"]
@@ -259,7 +276,12 @@ def test_every_kubernetes_resource_uses_the_explicit_provider():
 
 
 def test_existing_cluster_provider_takes_kubeconfig_and_context():
-    g = graph(0, "dev", K8S, **overrides(kubernetes={"cluster": {"kubeconfig": "/home/me/.kube/config", "context": "prod-eks"}}))
+    g = graph(
+        0,
+        "dev",
+        K8S,
+        **overrides(kubernetes={"cluster": {"kubeconfig": "/home/me/.kube/config", "context": "prod-eks"}}),
+    )
     provider = g.one("pulumi:providers:kubernetes").inputs
     assert provider["kubeconfig"] == "/home/me/.kube/config" and provider["context"] == "prod-eks"
     assert g.of_type("aws:eks/cluster:Cluster") == []
@@ -270,7 +292,10 @@ def test_irsa_role_per_workload_trusts_only_its_service_account():
     issuer = "oidc.eks.us-east-1.amazonaws.com/id/MOCKFRAUD-DETECT"
     roles = {r.name: r for r in g.of_type("aws:iam/role:Role") if "-identity-" in r.name}
     assert {name.removeprefix("fraud-detect-dev-").removesuffix("-identity-role") for name in roles} == {
-        "notebook", "model-server", "mlflow", "training"
+        "notebook",
+        "model-server",
+        "mlflow",
+        "training",
     }
     for name, role in roles.items():
         workload = name.removeprefix("fraud-detect-dev-").removesuffix("-identity-role")
@@ -280,11 +305,18 @@ def test_irsa_role_per_workload_trusts_only_its_service_account():
                 "Effect": "Allow",
                 "Principal": {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{issuer}"},
                 "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {f"{issuer}:sub": f"system:serviceaccount:{NS}:{workload}", f"{issuer}:aud": "sts.amazonaws.com"}},
+                "Condition": {
+                    "StringEquals": {
+                        f"{issuer}:sub": f"system:serviceaccount:{NS}:{workload}",
+                        f"{issuer}:aud": "sts.amazonaws.com",
+                    }
+                },
             }
         ]
         account = named(g, "ServiceAccount", workload).inputs
-        assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/{name}"}
+        assert account["metadata"]["annotations"] == {
+            "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/{name}"
+        }
         assert account["automountServiceAccountToken"] is False
     # The drift check calls no AWS API: a ServiceAccount without a role.
     assert named(g, "ServiceAccount", "drift-check").inputs["metadata"]["annotations"] == {}
@@ -303,7 +335,9 @@ def test_irsa_policies_are_scoped_to_the_buckets_each_workload_needs():
     mlflow = resources_of("mlflow")
     assert not any("-data-" in r for r in mlflow) and any("-artifacts-" in r for r in mlflow)
     training = json.loads(g.one("aws:iam/rolePolicy:RolePolicy", "training-identity").inputs["policy"])
-    data_writes = [s for s in training["Statement"] if "s3:PutObject" in s["Action"] and any("-data-" in r for r in s["Resource"])]
+    data_writes = [
+        s for s in training["Statement"] if "s3:PutObject" in s["Action"] and any("-data-" in r for r in s["Resource"])
+    ]
     assert data_writes == []
 
 
@@ -326,8 +360,16 @@ def test_created_eks_cluster():
     oidc = g.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "eks-oidc").inputs
     assert oidc["clientIdLists"] == ["sts.amazonaws.com"] and oidc["url"].startswith("https://oidc.eks.")
     # The node role has node permissions only: no inline policy, no bucket access.
-    node_attachments = {r.inputs["policyArn"].rsplit("/", 1)[-1] for r in g.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if "-node-" in r.name}
-    assert node_attachments == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}
+    node_attachments = {
+        r.inputs["policyArn"].rsplit("/", 1)[-1]
+        for r in g.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if "-node-" in r.name
+    }
+    assert node_attachments == {
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEKS_CNI_Policy",
+        "AmazonEC2ContainerRegistryReadOnly",
+    }
     assert not [r for r in g.of_type("aws:iam/rolePolicy:RolePolicy") if "node" in r.name]
     provider = g.one("pulumi:providers:kubernetes").inputs
     kubeconfig = json.loads(provider["kubeconfig"])
@@ -355,7 +397,19 @@ def test_cluster_needs_two_subnets():
     [
         ({"images": {"notebook": "quay.io/jupyter/scipy-notebook"}}, "kubernetes.images.notebook"),
         ({"images": {"tracking": "ghcr.io/mlflow/mlflow:latest"}}, "kubernetes.images.tracking"),
-        ({"resources": {"training": {"cpu_request": "lots", "cpu_limit": "1", "memory_request": "1Gi", "memory_limit": "1Gi"}}}, "kubernetes.resources.training.cpu_request"),
+        (
+            {
+                "resources": {
+                    "training": {
+                        "cpu_request": "lots",
+                        "cpu_limit": "1",
+                        "memory_request": "1Gi",
+                        "memory_limit": "1Gi",
+                    }
+                }
+            },
+            "kubernetes.resources.training.cpu_request",
+        ),
         ({"cluster": {"min_size": 3, "desired_size": 2}}, "kubernetes.cluster"),
         ({"serving_mode": "kserve"}, "kubernetes.serving_mode"),
     ],
@@ -381,7 +435,9 @@ def test_aws_schedules_become_cron(expression, cron):
     assert to_cron(expression, "training.schedule") == cron
 
 
-@pytest.mark.parametrize("expression", ["cron(0 3 ? * MON 2027)", "cron(0 3 L * ? *)", "rate(7 minutes)", "rate(3 days)"])
+@pytest.mark.parametrize(
+    "expression", ["cron(0 3 ? * MON 2027)", "cron(0 3 L * ? *)", "rate(7 minutes)", "rate(3 days)"]
+)
 def test_schedules_without_a_cron_equivalent_are_user_errors(expression):
     with pytest.raises(UserError, match="training.schedule"):
         to_cron(expression, "training.schedule")

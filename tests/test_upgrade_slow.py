@@ -30,7 +30,10 @@ CONFLICT = re.compile(r"^<<<<<<< yours\n(?P<yours>.*?)^=======\n(?P<theirs>.*?)^
 def _own_checks(repo: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(repo / "src")}
     env.pop("ENDPOINT_URL", None)
-    for args in (["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", "infra/tests"], ["-m", "ruff", "check", "--no-cache", "."]):
+    for args in (
+        ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", "infra/tests"],
+        ["-m", "ruff", "check", "--no-cache", "."],
+    ):
         result = subprocess.run([sys.executable, *args], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, f"{args}: {result.stdout[-3000:]}{result.stderr[-2000:]}"
 
@@ -44,14 +47,18 @@ def test_upgrade_zero_to_four_step_by_step(tmp_path):
     repo = init_repo(make_blueprint(0), "github", tmp_path).path
     readme, train = repo / "README.md", repo / "src/fraud_detect/train.py"
     ci = repo / ".github/workflows/ci.yml"
-    readme.write_text(readme.read_text(encoding="utf-8").replace("## Layout", TEAM_README + "## Layout", 1), encoding="utf-8")
+    readme.write_text(
+        readme.read_text(encoding="utf-8").replace("## Layout", TEAM_README + "## Layout", 1), encoding="utf-8"
+    )
     train.write_text(train.read_text(encoding="utf-8") + TEAM_TRAIN, encoding="utf-8")
     _own_checks(repo)
     for level in range(1, 5):
         if level == 3:
             # A conflicting edit: the line the templates rewrite at every level.
             text = readme.read_text(encoding="utf-8")
-            readme.write_text(re.sub(r"maturity level 2\*\*", "maturity level two** (team wording)", text), encoding="utf-8")
+            readme.write_text(
+                re.sub(r"maturity level 2\*\*", "maturity level two** (team wording)", text), encoding="utf-8"
+            )
         result = CliRunner().invoke(app, ["upgrade", "--to", str(level), "--yes", "--repo", str(repo)])
         assert result.exit_code == (3 if level == 3 else 0), result.output  # 3: conflicts to resolve
         assert load_blueprint(repo / "mlops-bp.yaml").level == level
@@ -64,12 +71,16 @@ def test_upgrade_zero_to_four_step_by_step(tmp_path):
             assert "conflict" not in result.output
         if level == 1:
             text = ci.read_text(encoding="utf-8")
-            ci.write_text(text.replace("      - name: Lint\n", TEAM_CI_STEP + "      - name: Lint\n", 1), encoding="utf-8")
+            ci.write_text(
+                text.replace("      - name: Lint\n", TEAM_CI_STEP + "      - name: Lint\n", 1), encoding="utf-8"
+            )
         assert TEAM_README in readme.read_text(encoding="utf-8")
         assert f"maturity level {level}**" in readme.read_text(encoding="utf-8")
         assert train.read_text(encoding="utf-8").endswith(TEAM_TRAIN)
         assert TEAM_CI_STEP in ci.read_text(encoding="utf-8")
-        leftover = [p for p in repo.rglob("*") if p.is_file() and "<<<<<<<" in p.read_text(encoding="utf-8", errors="replace")]
+        leftover = [
+            p for p in repo.rglob("*") if p.is_file() and "<<<<<<<" in p.read_text(encoding="utf-8", errors="replace")
+        ]
         assert leftover == []
         _own_checks(repo)
     for env in ("dev", "staging", "prod"):

@@ -90,8 +90,10 @@ def _buckets(aws: Aws) -> list[dict[str, Any]]:
 
 def _notebooks(aws: Aws) -> list[dict[str, Any]]:
     items = pages(aws.client("sagemaker"), "list_notebook_instances", "NotebookInstances")
-    return [{"name": n["NotebookInstanceName"], "lifecycle_config": n.get("NotebookInstanceLifecycleConfigName")}
-            for n in items]
+    return [
+        {"name": n["NotebookInstanceName"], "lifecycle_config": n.get("NotebookInstanceLifecycleConfigName")}
+        for n in items
+    ]
 
 
 def _principals(document: Any, key: str) -> list[str]:
@@ -133,12 +135,14 @@ def _repositories(aws: Aws) -> list[dict[str, Any]]:
             lifecycle = True
         except ecr.exceptions.LifecyclePolicyNotFoundException:
             lifecycle = False
-        result.append({
-            "name": repo["repositoryName"],
-            "scan_on_push": repo.get("imageScanningConfiguration", {}).get("scanOnPush", False),
-            "immutable": repo.get("imageTagMutability", "").startswith("IMMUTABLE"),
-            "lifecycle": lifecycle,
-        })
+        result.append(
+            {
+                "name": repo["repositoryName"],
+                "scan_on_push": repo.get("imageScanningConfiguration", {}).get("scanOnPush", False),
+                "immutable": repo.get("imageTagMutability", "").startswith("IMMUTABLE"),
+                "lifecycle": lifecycle,
+            }
+        )
     return result
 
 
@@ -149,17 +153,21 @@ def _endpoints(aws: Aws) -> list[dict[str, Any]]:
         endpoint = sm.describe_endpoint(EndpointName=summary["EndpointName"])
         config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
         capture = endpoint.get("DataCaptureConfig") or config.get("DataCaptureConfig") or {}
-        result.append({
-            "name": endpoint["EndpointName"],
-            "variants": len(config.get("ProductionVariants", [])),
-            "data_capture": bool(capture.get("EnableCapture")),
-            "deployment": endpoint.get("LastDeploymentConfig") or {},
-        })
+        result.append(
+            {
+                "name": endpoint["EndpointName"],
+                "variants": len(config.get("ProductionVariants", [])),
+                "data_capture": bool(capture.get("EnableCapture")),
+                "deployment": endpoint.get("LastDeploymentConfig") or {},
+            }
+        )
     return result
 
 
 def _log_groups(aws: Aws) -> list[dict[str, Any]]:
-    groups = pages(aws.client("logs"), "describe_log_groups", "logGroups", logGroupNamePrefix="/aws/sagemaker/Endpoints")
+    groups = pages(
+        aws.client("logs"), "describe_log_groups", "logGroups", logGroupNamePrefix="/aws/sagemaker/Endpoints"
+    )
     return [{"name": g["logGroupName"], "retention": g.get("retentionInDays")} for g in groups]
 
 
@@ -178,7 +186,9 @@ def _pipelines(aws: Aws) -> list[dict[str, Any]]:
     result = []
     for summary in pages(sm, "list_pipelines", "PipelineSummaries"):
         pipeline = sm.describe_pipeline(PipelineName=summary["PipelineName"])
-        result.append({"name": pipeline["PipelineName"], "arn": pipeline["PipelineArn"], "role": pipeline.get("RoleArn")})
+        result.append(
+            {"name": pipeline["PipelineName"], "arn": pipeline["PipelineArn"], "role": pipeline.get("RoleArn")}
+        )
     return result
 
 
@@ -187,12 +197,14 @@ def _event_rules(aws: Aws) -> list[dict[str, Any]]:
     result = []
     for rule in pages(events, "list_rules", "Rules"):
         targets = pages(events, "list_targets_by_rule", "Targets", Rule=rule["Name"])
-        result.append({
-            "name": rule["Name"],
-            "schedule": rule.get("ScheduleExpression"),
-            "pattern": json.loads(rule["EventPattern"]) if rule.get("EventPattern") else {},
-            "targets": [t["Arn"] for t in targets],
-        })
+        result.append(
+            {
+                "name": rule["Name"],
+                "schedule": rule.get("ScheduleExpression"),
+                "pattern": json.loads(rule["EventPattern"]) if rule.get("EventPattern") else {},
+                "targets": [t["Arn"] for t in targets],
+            }
+        )
     return result
 
 
@@ -201,8 +213,13 @@ def _scheduler_schedules(aws: Aws) -> list[dict[str, Any]]:
     result = []
     for summary in pages(scheduler, "list_schedules", "Schedules"):
         schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default"))
-        result.append({"name": schedule["Name"], "schedule": schedule.get("ScheduleExpression"),
-                       "target": schedule.get("Target", {}).get("Arn", "")})
+        result.append(
+            {
+                "name": schedule["Name"],
+                "schedule": schedule.get("ScheduleExpression"),
+                "target": schedule.get("Target", {}).get("Arn", ""),
+            }
+        )
     return result
 
 
@@ -212,8 +229,12 @@ def _monitoring_schedules(aws: Aws) -> list[str]:
 
 
 def _scalable_targets(aws: Aws) -> list[str]:
-    targets = pages(aws.client("application-autoscaling"), "describe_scalable_targets", "ScalableTargets",
-                    ServiceNamespace="sagemaker")
+    targets = pages(
+        aws.client("application-autoscaling"),
+        "describe_scalable_targets",
+        "ScalableTargets",
+        ServiceNamespace="sagemaker",
+    )
     return [t["ResourceId"] for t in targets if t.get("ScalableDimension") == "sagemaker:variant:DesiredInstanceCount"]
 
 
@@ -260,7 +281,9 @@ def read_account(aws: Aws) -> AccountSnapshot:
     if values.get("schedules") is not None and values.get("event_rules") is not None:
         values["schedules"] = values["schedules"] + [
             {"name": r["name"], "schedule": r["schedule"], "target": t}
-            for r in values["event_rules"] if r["schedule"] for t in r["targets"]
+            for r in values["event_rules"]
+            if r["schedule"]
+            for t in r["targets"]
         ]
     return AccountSnapshot(account=identity.account, region=aws.region, unread=unread, **values)
 
@@ -310,8 +333,10 @@ def _is_pipeline(arn: str) -> bool:
 
 def _rules(s: AccountSnapshot, source: str, detail_type: str, target: Callable[[str], bool] = bool) -> list[dict]:
     return [
-        r for r in _need(s, "event_rules")
-        if source in r["pattern"].get("source", []) and detail_type in r["pattern"].get("detail-type", [])
+        r
+        for r in _need(s, "event_rules")
+        if source in r["pattern"].get("source", [])
+        and detail_type in r["pattern"].get("detail-type", [])
         and any(target(t) for t in r["targets"])
     ]
 
@@ -335,57 +360,82 @@ def _ci_roles(s: AccountSnapshot) -> tuple[bool, str]:
 def _training_role(s: AccountSnapshot) -> tuple[bool, str]:
     trusted = {r["arn"] for r in _sagemaker_roles(s)}
     used = [p for p in _need(s, "pipelines") if p["role"] in trusted]
-    return (True, f"pipeline {used[0]['name']} runs as {used[0]['role']}") if used else (
-        False, "no pipeline runs as a SageMaker execution role")
+    return (
+        (True, f"pipeline {used[0]['name']} runs as {used[0]['role']}")
+        if used
+        else (False, "no pipeline runs as a SageMaker execution role")
+    )
 
 
 def _blue_green(s: AccountSnapshot) -> list[dict[str, Any]]:
     return [
-        e for e in _need(s, "endpoints")
-        if e["deployment"].get("BlueGreenUpdatePolicy") and e["deployment"].get("AutoRollbackConfiguration", {}).get("Alarms")
+        e
+        for e in _need(s, "endpoints")
+        if e["deployment"].get("BlueGreenUpdatePolicy")
+        and e["deployment"].get("AutoRollbackConfiguration", {}).get("Alarms")
     ]
 
 
 Detector = Callable[[AccountSnapshot], tuple[bool, str]]
 
 DETECTORS: dict[str, Detector] = {
-    "kms_key": lambda s: _some([k for k in _need(s, "kms_keys") if k["rotation"]], "customer KMS keys with rotation", "id"),
+    "kms_key": lambda s: _some(
+        [k for k in _need(s, "kms_keys") if k["rotation"]], "customer KMS keys with rotation", "id"
+    ),
     "data_bucket": lambda s: _some(_secure_buckets(s), "versioned, SSE-KMS, private, TLS-only buckets"),
-    "notebook": lambda s: _some([n for n in _need(s, "notebooks") if n["lifecycle_config"]],
-                                "notebook instances with an idle-stop lifecycle config"),
+    "notebook": lambda s: _some(
+        [n for n in _need(s, "notebooks") if n["lifecycle_config"]],
+        "notebook instances with an idle-stop lifecycle config",
+    ),
     "data_scientist_role": lambda s: _some(_sagemaker_roles(s), "roles SageMaker may assume"),
     "container_registry": lambda s: _some(
         [r for r in _need(s, "repositories") if r["scan_on_push"] and r["immutable"] and r["lifecycle"]],
-        "ECR repositories with scan on push, immutable tags and a lifecycle policy"),
+        "ECR repositories with scan on push, immutable tags and a lifecycle policy",
+    ),
     "ci_oidc_role": _ci_roles,
     "endpoint": lambda s: _some(_need(s, "endpoints"), "SageMaker endpoints"),
-    "endpoint_logs": lambda s: _some([g for g in _need(s, "log_groups") if g["retention"]],
-                                     "endpoint log groups with retention"),
+    "endpoint_logs": lambda s: _some(
+        [g for g in _need(s, "log_groups") if g["retention"]], "endpoint log groups with retention"
+    ),
     "endpoint_alarms": lambda s: _some(
-        [a for a in _need(s, "alarms")
-         if a["namespace"] == "AWS/SageMaker" and a["metric"] in ("Invocation5XXErrors", "ModelLatency")],
-        "alarms on endpoint errors or latency"),
-    "artifacts_bucket": lambda s: (len(_secure_buckets(s)) >= 2,
-                                   f"{len(_secure_buckets(s))} secure buckets (data and artifacts need 2)"),
+        [
+            a
+            for a in _need(s, "alarms")
+            if a["namespace"] == "AWS/SageMaker" and a["metric"] in ("Invocation5XXErrors", "ModelLatency")
+        ],
+        "alarms on endpoint errors or latency",
+    ),
+    "artifacts_bucket": lambda s: (
+        len(_secure_buckets(s)) >= 2,
+        f"{len(_secure_buckets(s))} secure buckets (data and artifacts need 2)",
+    ),
     "model_registry": lambda s: _some(_need(s, "model_package_groups"), "model package groups"),
     "training_pipeline": lambda s: _some(_need(s, "pipelines"), "SageMaker pipelines"),
-    "training_schedule": lambda s: _some([x for x in _need(s, "schedules") if _is_pipeline(x["target"])],
-                                         "schedules starting a pipeline"),
+    "training_schedule": lambda s: _some(
+        [x for x in _need(s, "schedules") if _is_pipeline(x["target"])], "schedules starting a pipeline"
+    ),
     "training_role": _training_role,
-    "pipeline_failure_alerts": lambda s: _some(_rules(s, "aws.sagemaker", PIPELINE_FAILED),
-                                               "rules on pipeline execution changes"),
-    "multi_environment": lambda s: (len(_need(s, "endpoints")) >= 2,
-                                    f"{len(_need(s, 'endpoints'))} endpoints (staging and prod need 2)"),
+    "pipeline_failure_alerts": lambda s: _some(
+        _rules(s, "aws.sagemaker", PIPELINE_FAILED), "rules on pipeline execution changes"
+    ),
+    "multi_environment": lambda s: (
+        len(_need(s, "endpoints")) >= 2,
+        f"{len(_need(s, 'endpoints'))} endpoints (staging and prod need 2)",
+    ),
     "blue_green": lambda s: _some(_blue_green(s), "endpoints with blue/green updates and rollback alarms"),
-    "ab_variants": lambda s: _some([e for e in _need(s, "endpoints") if e["variants"] >= 2],
-                                   "endpoints with 2+ production variants"),
-    "deploy_on_approval": lambda s: _some(_rules(s, "aws.sagemaker", MODEL_PACKAGE_CHANGED),
-                                          "rules on model package approval"),
-    "data_capture": lambda s: _some([e for e in _need(s, "endpoints") if e["data_capture"]],
-                                    "endpoints capturing data"),
+    "ab_variants": lambda s: _some(
+        [e for e in _need(s, "endpoints") if e["variants"] >= 2], "endpoints with 2+ production variants"
+    ),
+    "deploy_on_approval": lambda s: _some(
+        _rules(s, "aws.sagemaker", MODEL_PACKAGE_CHANGED), "rules on model package approval"
+    ),
+    "data_capture": lambda s: _some(
+        [e for e in _need(s, "endpoints") if e["data_capture"]], "endpoints capturing data"
+    ),
     "model_monitor": lambda s: _some(_need(s, "monitoring_schedules"), "monitoring schedules", key=""),
-    "drift_retraining": lambda s: _some(_rules(s, "aws.cloudwatch", ALARM_CHANGED, _is_pipeline),
-                                        "alarm rules starting a pipeline"),
+    "drift_retraining": lambda s: _some(
+        _rules(s, "aws.cloudwatch", ALARM_CHANGED, _is_pipeline), "alarm rules starting a pipeline"
+    ),
     "autoscaling": lambda s: _some(_need(s, "scalable_targets"), "autoscaled endpoint variants", key=""),
     "dashboard": lambda s: _some(_need(s, "dashboards"), "CloudWatch dashboards", key=""),
 }
@@ -451,12 +501,20 @@ def evaluate(snapshot: AccountSnapshot) -> Assessment:
     for capability in CAPABILITIES:
         own = [r for r in results if r.capability == capability]
         level = _reached(own, {Found.YES})
-        capabilities.append(CapabilityResult(
-            capability, level, _reached(own, {Found.YES, Found.UNKNOWN}), _next_of(level, own)))
+        capabilities.append(
+            CapabilityResult(capability, level, _reached(own, {Found.YES, Found.UNKNOWN}), _next_of(level, own))
+        )
     levels = [c.level for c in capabilities]
     overall = None if None in levels else min(levels)
-    return Assessment(snapshot.account, snapshot.region, overall, tuple(capabilities), tuple(results),
-                      _next_of(overall, results), dict(snapshot.unread))
+    return Assessment(
+        snapshot.account,
+        snapshot.region,
+        overall,
+        tuple(capabilities),
+        tuple(results),
+        _next_of(overall, results),
+        dict(snapshot.unread),
+    )
 
 
 def assess(aws: Aws) -> Assessment:

@@ -81,8 +81,12 @@ class BootstrapReport:
         return f"pulumi login '{url}'"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "backend_url": self.backend_url, "secrets_provider": self.secrets_provider,
-                "changed": self.changed}
+        return {
+            **asdict(self),
+            "backend_url": self.backend_url,
+            "secrets_provider": self.secrets_provider,
+            "changed": self.changed,
+        }
 
 
 def _tags(project: str) -> dict[str, str]:

@@ -201,8 +201,10 @@ BUCKET_SETTINGS: tuple[BucketSetting, ...] = (
         "s3:PutBucketPublicAccessBlock",
         _public_access_blocked,
         _block_public_access,
-        lambda b, k: f"aws s3api put-public-access-block --bucket {b} --public-access-block-configuration "
-        "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
+        lambda b, k: (
+            f"aws s3api put-public-access-block --bucket {b} --public-access-block-configuration "
+            "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"
+        ),
     ),
     BucketSetting(
         "versioning enabled",
@@ -216,8 +218,10 @@ BUCKET_SETTINGS: tuple[BucketSetting, ...] = (
         "s3:PutEncryptionConfiguration",
         _sse_kms,
         _encrypt,
-        lambda b, k: f"aws s3api put-bucket-encryption --bucket {b} --server-side-encryption-configuration "
-        f"'{json.dumps(_encryption_config(k))}'",
+        lambda b, k: (
+            f"aws s3api put-bucket-encryption --bucket {b} --server-side-encryption-configuration "
+            f"'{json.dumps(_encryption_config(k))}'"
+        ),
     ),
     BucketSetting(
         "TLS-only bucket policy",

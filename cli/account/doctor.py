@@ -37,9 +37,14 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 FEATURE_ACTIONS: dict[str, tuple[str, ...]] = {
     "kms_key": ("kms:CreateKey", "kms:CreateAlias", "kms:EnableKeyRotation", "kms:PutKeyPolicy", "kms:TagResource"),
     "data_bucket": (
-        "s3:CreateBucket", "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration",
-        "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy", "s3:PutBucketOwnershipControls",
-        "s3:PutLifecycleConfiguration", "s3:PutBucketTagging",
+        "s3:CreateBucket",
+        "s3:PutBucketVersioning",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketPolicy",
+        "s3:PutBucketOwnershipControls",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutBucketTagging",
     ),
     "notebook": ("sagemaker:CreateNotebookInstance", "sagemaker:CreateNotebookInstanceLifecycleConfig", "iam:PassRole"),
     "data_scientist_role": ("iam:CreateRole", "iam:PutRolePolicy", "iam:TagRole"),
@@ -48,7 +53,12 @@ FEATURE_ACTIONS: dict[str, tuple[str, ...]] = {
     "endpoint": ("sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint", "iam:PassRole"),
     "endpoint_logs": ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:AssociateKmsKey"),
     "endpoint_alarms": ("cloudwatch:PutMetricAlarm", "sns:CreateTopic", "sns:Subscribe", "sns:SetTopicAttributes"),
-    "artifacts_bucket": ("s3:CreateBucket", "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutBucketPolicy"),
+    "artifacts_bucket": (
+        "s3:CreateBucket",
+        "s3:PutBucketVersioning",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutBucketPolicy",
+    ),
     "model_registry": ("sagemaker:CreateModelPackageGroup",),
     "training_pipeline": ("sagemaker:CreatePipeline", "iam:PassRole"),
     "training_schedule": ("scheduler:CreateSchedule", "iam:PassRole"),
@@ -58,14 +68,18 @@ FEATURE_ACTIONS: dict[str, tuple[str, ...]] = {
     "blue_green": ("sagemaker:UpdateEndpoint", "cloudwatch:PutMetricAlarm"),
     "ab_variants": ("sagemaker:CreateEndpointConfig",),
     "deploy_on_approval": (
-        "events:CreateConnection", "events:CreateApiDestination", "events:PutRule", "events:PutTargets",
+        "events:CreateConnection",
+        "events:CreateApiDestination",
+        "events:PutRule",
+        "events:PutTargets",
         "secretsmanager:CreateSecret",
     ),
     "data_capture": ("sagemaker:CreateEndpointConfig",),
     "model_monitor": ("sagemaker:CreateDataQualityJobDefinition", "sagemaker:CreateMonitoringSchedule", "s3:PutObject"),
     "drift_retraining": ("cloudwatch:PutMetricAlarm", "events:PutRule", "events:PutTargets"),
     "autoscaling": (
-        "application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:PutScalingPolicy",
         "iam:CreateServiceLinkedRole",
     ),
     "dashboard": ("cloudwatch:PutDashboard",),
@@ -172,11 +186,15 @@ def quota_checks(needs: list[tuple[str, int]], quotas: dict[str, dict[str, Any]]
         if value >= count:
             checks.append(Check(f"quota: {name}", Status.PASS, f"{value} available, {count} needed"))
         else:
-            checks.append(Check(
-                f"quota: {name}", Status.FAIL, f"{value} available, {count} needed",
-                f"aws service-quotas request-service-quota-increase --service-code sagemaker "
-                f"--quota-code {quota.get('QuotaCode')} --desired-value {count} --region {region}",
-            ))
+            checks.append(
+                Check(
+                    f"quota: {name}",
+                    Status.FAIL,
+                    f"{value} available, {count} needed",
+                    f"aws service-quotas request-service-quota-increase --service-code sagemaker "
+                    f"--quota-code {quota.get('QuotaCode')} --desired-value {count} --region {region}",
+                )
+            )
     return checks
 
 
@@ -193,8 +211,12 @@ def _region(aws: Aws) -> Check:
     if status in ("opt-in-not-required", "opted-in"):
         return Check("region", Status.PASS, f"{aws.region} is enabled ({status})")
     if status == "not-opted-in":
-        return Check("region", Status.FAIL, f"{aws.region} is not enabled for this account",
-                     f"aws account enable-region --region-name {aws.region} (takes a few minutes)")
+        return Check(
+            "region",
+            Status.FAIL,
+            f"{aws.region} is not enabled for this account",
+            f"aws account enable-region --region-name {aws.region} (takes a few minutes)",
+        )
     return Check("region", Status.UNVERIFIED, f"EC2 did not report the opt-in status of {aws.region}")
 
 
@@ -222,13 +244,24 @@ def _permissions(aws: Aws, blueprint: Blueprint) -> Check:
     if principal is None:
         return Check("permissions", Status.UNVERIFIED, f"IAM cannot simulate policies of {aws.identity.arn}")
     with aws_errors("iam:SimulatePrincipalPolicy", optional=True):
-        results = pages(aws.client("iam"), "simulate_principal_policy", "EvaluationResults",
-                        PolicySourceArn=principal, ActionNames=list(actions))
+        results = pages(
+            aws.client("iam"),
+            "simulate_principal_policy",
+            "EvaluationResults",
+            PolicySourceArn=principal,
+            ActionNames=list(actions),
+        )
     denied = denied_actions(results)
     if not denied:
-        return Check("permissions", Status.PASS, f"all {len(actions)} actions level {int(blueprint.level)} needs are allowed")
-    return Check("permissions", Status.FAIL, f"{len(denied)} of {len(actions)} actions are not allowed",
-                 f"allow for {principal}: {', '.join(denied)}")
+        return Check(
+            "permissions", Status.PASS, f"all {len(actions)} actions level {int(blueprint.level)} needs are allowed"
+        )
+    return Check(
+        "permissions",
+        Status.FAIL,
+        f"{len(denied)} of {len(actions)} actions are not allowed",
+        f"allow for {principal}: {', '.join(denied)}",
+    )
 
 
 def _state_bucket(aws: Aws, blueprint: Blueprint, bucket: str | None) -> Check:
@@ -240,8 +273,12 @@ def _state_bucket(aws: Aws, blueprint: Blueprint, bucket: str | None) -> Check:
         return Check("state bucket", Status.PASS, f"s3://{name} exists in this account")
     if owner is BucketOwner.AVAILABLE:
         return Check("state bucket", Status.PASS, f"s3://{name} is free; `mlops-bp bootstrap` creates it")
-    return Check("state bucket", Status.FAIL, f"s3://{name} belongs to another account",
-                 "choose another name: mlops-bp bootstrap --bucket NAME (it writes state_bucket into mlops-bp.yaml)")
+    return Check(
+        "state bucket",
+        Status.FAIL,
+        f"s3://{name} belongs to another account",
+        "choose another name: mlops-bp bootstrap --bucket NAME (it writes state_bucket into mlops-bp.yaml)",
+    )
 
 
 def _quota_listing(aws: Aws, operation: str, action: str) -> tuple[dict[str, dict[str, Any]], str | None]:
@@ -263,7 +300,8 @@ def _quotas(aws: Aws, blueprint: Blueprint) -> list[Check]:
         return []
     # Defaults first, applied values on top: ListServiceQuotas omits quotas never changed.
     defaults, why_no_defaults = _quota_listing(
-        aws, "list_aws_default_service_quotas", "servicequotas:ListAWSDefaultServiceQuotas")
+        aws, "list_aws_default_service_quotas", "servicequotas:ListAWSDefaultServiceQuotas"
+    )
     applied, why_no_applied = _quota_listing(aws, "list_service_quotas", "servicequotas:ListServiceQuotas")
     quotas = {**defaults, **applied}
     if not quotas:
@@ -287,18 +325,27 @@ def _ci_oidc(aws: Aws, blueprint: Blueprint) -> Check:
     if blueprint.ci_repository is None:
         return Check(name, Status.PASS, "not used: no `github` or `gitlab` repository in the blueprint")
     with aws_errors("iam:ListOpenIDConnectProviders", optional=True):
-        arns = [p["Arn"] for p in aws.client("iam").list_open_id_connect_providers().get("OpenIDConnectProviderList", [])]
+        arns = [
+            p["Arn"] for p in aws.client("iam").list_open_id_connect_providers().get("OpenIDConnectProviderList", [])
+        ]
     existing = [a for a in arns if a.endswith(f"oidc-provider/{host}")]
     wanted = blueprint.oidc_provider_arn
     if wanted:
         if wanted in existing:
             return Check(name, Status.PASS, f"{wanted} exists and is reused")
-        return Check(name, Status.FAIL, f"oidc_provider_arn {wanted} does not exist",
-                     "fix oidc_provider_arn in mlops-bp.yaml, or remove it to let the stack create the provider")
+        return Check(
+            name,
+            Status.FAIL,
+            f"oidc_provider_arn {wanted} does not exist",
+            "fix oidc_provider_arn in mlops-bp.yaml, or remove it to let the stack create the provider",
+        )
     if existing:
-        return Check(name, Status.FAIL,
-                     f"{existing[0]} exists; the stack would try to create a second one and fail",
-                     f"set `oidc_provider_arn: {existing[0]}` in mlops-bp.yaml")
+        return Check(
+            name,
+            Status.FAIL,
+            f"{existing[0]} exists; the stack would try to create a second one and fail",
+            f"set `oidc_provider_arn: {existing[0]}` in mlops-bp.yaml",
+        )
     return Check(name, Status.PASS, "absent; the stack creates it")
 
 

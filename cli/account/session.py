@@ -125,8 +125,14 @@ class Aws:
     """A boto3 session pinned to one validated region and one retry policy. Clients are made here
     and nowhere else, so every command honours --profile, --region and the endpoint override."""
 
-    def __init__(self, session: boto3.Session, region: str, config: Config, endpoint_url: str | None = None,
-                 profile: str | None = None) -> None:
+    def __init__(
+        self,
+        session: boto3.Session,
+        region: str,
+        config: Config,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+    ) -> None:
         self.session = session
         self.region = region
         self.config = config
@@ -166,7 +172,9 @@ def connect(
     try:
         session = boto3.Session(profile_name=profile)
     except bx.ProfileNotFound:
-        raise UserError(f"profile: {profile!r} is not in the AWS config files; `aws configure list-profiles` lists them") from None
+        raise UserError(
+            f"profile: {profile!r} is not in the AWS config files; `aws configure list-profiles` lists them"
+        ) from None
     # AWS_REGION is the SDKs' standard variable; boto3 itself reads only AWS_DEFAULT_REGION.
     chosen = region or default_region or os.environ.get("AWS_REGION") or session.region_name
     if not chosen:
@@ -197,8 +205,14 @@ def explain(exc: Exception, action: str) -> MlopsBpError:
         return AwsCredentialsError(f"no AWS credentials found: {_LOGIN_HINT}")
     if isinstance(exc, bx.TokenRetrievalError | bx.SSOTokenLoadError | bx.UnauthorizedSSOTokenError | bx.SSOError):
         return AwsCredentialsError("the AWS SSO session has expired or is missing: run `aws sso login`")
-    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ProxyConnectionError
-                  | bx.ConnectionClosedError | bx.ReadTimeoutError):
+    if isinstance(
+        exc,
+        bx.EndpointConnectionError
+        | bx.ConnectTimeoutError
+        | bx.ProxyConnectionError
+        | bx.ConnectionClosedError
+        | bx.ReadTimeoutError,
+    ):
         where = getattr(exc, "kwargs", {}).get("endpoint_url", "AWS")
         return AwsError(f"{action}: cannot reach {where}; check the network, proxy, region and AWS_ENDPOINT_URL")
     if isinstance(exc, bx.ClientError):
@@ -210,7 +224,9 @@ def explain(exc: Exception, action: str) -> MlopsBpError:
         if code in _INVALID:
             return AwsCredentialsError(f"the AWS credentials are not valid ({code}): {_LOGIN_HINT}")
         if code in _DENIED:
-            return AwsAccessDenied(f"{action}: access denied; grant it to this identity or use another --profile ({message})")
+            return AwsAccessDenied(
+                f"{action}: access denied; grant it to this identity or use another --profile ({message})"
+            )
         if code in _THROTTLED:
             attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
             return AwsError(
@@ -224,7 +240,9 @@ def explain(exc: Exception, action: str) -> MlopsBpError:
 
 
 @contextmanager
-def aws_errors(action: str, *, optional: bool = False, unavailable_codes: frozenset[str] = frozenset()) -> Iterator[None]:
+def aws_errors(
+    action: str, *, optional: bool = False, unavailable_codes: frozenset[str] = frozenset()
+) -> Iterator[None]:
     """Turn botocore errors raised inside into `explain(...)`. With `optional`, an API that does
     not exist here (or answers with one of `unavailable_codes`) raises ApiUnavailable instead,
     for checks that then say "could not verify"."""

@@ -28,6 +28,7 @@ __all__ = [
     "metric_namespace",
 ]
 
+
 def metric_namespace(project: str) -> str:
     """CloudWatch namespace of the metrics mlops-bp and the team's app publish."""
     return f"mlops-bp/{project}"

@@ -114,8 +114,17 @@ class _Unpriced(Exception):
 
 _MISSING = object()
 _K8S_UNITS = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "": 1,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "": 1,
 }
 
 
@@ -244,9 +253,7 @@ def _charge_lines(
         items = base.value(charge.each)
         if not isinstance(items, list):
             raise _Unpriced(f"{charge.each} is not a list")
-        scopes = [
-            _Scope(res.inputs, usage, table.hours_per_month, items, item, base.linked) for item in items
-        ]
+        scopes = [_Scope(res.inputs, usage, table.hours_per_month, items, item, base.linked) for item in items]
     lines = []
     for scope in scopes:
         if charge.when and not scope.holds(charge.when):
@@ -291,9 +298,7 @@ def _price_resource(
     multiplier: float,
 ) -> list[CostLine]:
     lines = [
-        line
-        for charge in entry.charges
-        for line in _charge_lines(graph, res, env, charge, table, usage, multiplier)
+        line for charge in entry.charges for line in _charge_lines(graph, res, env, charge, table, usage, multiplier)
     ]
     if not lines and entry.otherwise_free is None:
         raise _Unpriced("none of the price table's charges matches its inputs")

@@ -121,7 +121,10 @@ class EksCluster(CapabilityComponent):
             },
             enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
             encryption_config={"provider": {"key_arn": args.kms_key_arn}, "resources": ["secrets"]},
-            access_config={"authentication_mode": "API_AND_CONFIG_MAP", "bootstrap_cluster_creator_admin_permissions": True},
+            access_config={
+                "authentication_mode": "API_AND_CONFIG_MAP",
+                "bootstrap_cluster_creator_admin_permissions": True,
+            },
             # Protected: every workload, volume and namespace lives on it.
             opts=self.stateful(depends_on=[logs, cluster_policy]),
         )
@@ -192,7 +195,9 @@ def connect_cluster(
     IRSA needs the cluster's OIDC issuer, which EKS reports for an existing cluster too."""
     if create is not None:
         eks = EksCluster(f"{resource_prefix}-eks", create, opts)
-        provider = k8s.Provider(f"{resource_prefix}-k8s", kubeconfig=eks.kubeconfig, opts=pulumi.ResourceOptions(depends_on=[eks]))
+        provider = k8s.Provider(
+            f"{resource_prefix}-k8s", kubeconfig=eks.kubeconfig, opts=pulumi.ResourceOptions(depends_on=[eks])
+        )
         return ClusterAccess(cluster_name, provider, eks.oidc_provider.arn, eks.oidc_issuer, eks)
     aws_provider = opts.providers["aws"] if isinstance(opts.providers, dict) else None
     found = aws.eks.get_cluster_output(name=cluster_name, opts=pulumi.InvokeOutputOptions(provider=aws_provider))
@@ -200,7 +205,9 @@ def connect_cluster(
     provider_arn = pulumi.Output.concat("arn:aws:iam::", account_id, ":oidc-provider/", issuer)
     if created_elsewhere:
         ca_data = found.certificate_authorities.apply(lambda cas: cas[0].data)
-        provider = k8s.Provider(f"{resource_prefix}-k8s", kubeconfig=kubeconfig(cluster_name, found.endpoint, ca_data, region))
+        provider = k8s.Provider(
+            f"{resource_prefix}-k8s", kubeconfig=kubeconfig(cluster_name, found.endpoint, ca_data, region)
+        )
     else:
         provider = k8s.Provider(f"{resource_prefix}-k8s", kubeconfig=kubeconfig_path, context=context)
     return ClusterAccess(cluster_name, provider, provider_arn, issuer)

@@ -82,7 +82,10 @@ class ClusterMonitoring(CapabilityComponent):
             # Holds Prometheus' volume: deleting it would delete the metrics history.
             opts=self.stateful(),
         )
-        storage: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{args.storage_gb}Gi"}}}
+        storage: dict = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": f"{args.storage_gb}Gi"}},
+        }
         if args.storage_class:
             storage["storageClassName"] = args.storage_class
         self.release = k8s.helm.v3.Release(
@@ -109,7 +112,14 @@ class ClusterMonitoring(CapabilityComponent):
                 "grafana": {
                     # Empty: the chart generates a random admin password instead of a known default.
                     "adminPassword": "",
-                    "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1", "searchNamespace": "ALL"}},
+                    "sidecar": {
+                        "dashboards": {
+                            "enabled": True,
+                            "label": DASHBOARD_LABEL,
+                            "labelValue": "1",
+                            "searchNamespace": "ALL",
+                        }
+                    },
                 },
             },
             opts=self.child(),
@@ -149,7 +159,9 @@ def alert_rules(namespace: str, latency_ms: int, errors: int, drift: float) -> l
             "expr": f"sum(increase({ERRORS_METRIC}{{{where}}}[5m])) >= {errors}",
             "for": "5m",
             "labels": {**labels, "severity": "critical"},
-            "annotations": {"summary": f"{errors} or more failed requests (rejected or failed) in 5 minutes in {namespace}"},
+            "annotations": {
+                "summary": f"{errors} or more failed requests (rejected or failed) in 5 minutes in {namespace}"
+            },
         },
         {
             "alert": "ModelDrift",
@@ -224,7 +236,9 @@ class ModelMonitoring(CapabilityComponent):
                     {
                         "name": "model-server",
                         "rules": namespace.apply(
-                            lambda ns: alert_rules(ns, args.latency_threshold_ms, args.error_5xx_threshold, args.drift_threshold)
+                            lambda ns: alert_rules(
+                                ns, args.latency_threshold_ms, args.error_5xx_threshold, args.drift_threshold
+                            )
                         ),
                     }
                 ]
@@ -239,7 +253,9 @@ class ModelMonitoring(CapabilityComponent):
                     "namespace": args.namespace,
                     "labels": {**args.labels, DASHBOARD_LABEL: "1"},
                 },
-                data={"model-server.json": namespace.apply(lambda ns: json.dumps(dashboard(ns), indent=2, sort_keys=True))},
+                data={
+                    "model-server.json": namespace.apply(lambda ns: json.dumps(dashboard(ns), indent=2, sort_keys=True))
+                },
                 opts=self.child(),
             )
         self.register_outputs({})
@@ -273,7 +289,12 @@ class DriftRetraining(CapabilityComponent):
             f"{name}-role",
             metadata=metadata,
             rules=[
-                {"apiGroups": ["batch"], "resources": ["cronjobs"], "resourceNames": [args.training_cron_job], "verbs": ["get"]},
+                {
+                    "apiGroups": ["batch"],
+                    "resources": ["cronjobs"],
+                    "resourceNames": [args.training_cron_job],
+                    "verbs": ["get"],
+                },
                 {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list", "create"]},
             ],
             opts=self.child(),

@@ -72,7 +72,9 @@ class EnvironmentNamespace(CapabilityComponent):
         k8s.core.v1.LimitRange(
             f"{name}-limits",
             metadata={"name": "container-defaults", **metadata},
-            spec={"limits": [{"type": "Container", "default": default["limits"], "defaultRequest": default["requests"]}]},
+            spec={
+                "limits": [{"type": "Container", "default": default["limits"], "defaultRequest": default["requests"]}]
+            },
             opts=in_namespace,
         )
         k8s.networking.v1.NetworkPolicy(

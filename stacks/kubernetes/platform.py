@@ -75,7 +75,9 @@ class _Builder:
         # The primary environment's stack owns what exists once per cluster.
         self.owns_cluster = env.name == blueprint.primary_environment.name
         aws_provider = opts.providers["aws"] if isinstance(opts.providers, dict) else None
-        self.account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=aws_provider)).account_id
+        self.account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(provider=aws_provider)
+        ).account_id
         self.labels = {
             "app.kubernetes.io/part-of": blueprint.name,
             "app.kubernetes.io/managed-by": "mlops-bp",
@@ -84,7 +86,9 @@ class _Builder:
 
     def ci_statements(self) -> list[dict[str, Any]]:
         """The deploy workflow runs `aws eks update-kubeconfig`; RBAC limits the rest."""
-        cluster_arn = pulumi.Output.concat(f"arn:aws:eks:{self.ctx.region}:", self.account_id, f":cluster/{self.cluster_name}")
+        cluster_arn = pulumi.Output.concat(
+            f"arn:aws:eks:{self.ctx.region}:", self.account_id, f":cluster/{self.cluster_name}"
+        )
         return [{"Sid": "DescribeCluster", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": cluster_arn}]
 
     def cluster(self, foundation: Foundation) -> ClusterAccess:
@@ -118,7 +122,12 @@ class _Builder:
         )
 
     def identity(
-        self, access: ClusterAccess, opts: pulumi.ResourceOptions, namespace: pulumi.Input[str], workload: str, statements: list[dict[str, Any]]
+        self,
+        access: ClusterAccess,
+        opts: pulumi.ResourceOptions,
+        namespace: pulumi.Input[str],
+        workload: str,
+        statements: list[dict[str, Any]],
     ) -> WorkloadIdentity:
         return WorkloadIdentity(
             self.ctx.name(f"{workload}-identity"),
@@ -135,7 +144,9 @@ class _Builder:
         )
 
 
-def build_kubernetes(blueprint: Blueprint, env: Environment, ctx: StackContext, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+def build_kubernetes(
+    blueprint: Blueprint, env: Environment, ctx: StackContext, opts: pulumi.ResourceOptions
+) -> dict[str, Any]:
     settings = blueprint.kubernetes
     b = _Builder(blueprint, env, ctx, opts)
     features = b.features
@@ -175,7 +186,11 @@ def build_kubernetes(blueprint: Blueprint, env: Environment, ctx: StackContext, 
     if ci_identity is not None:
         outputs["ci_role_arn"] = ci_identity.role_arn
     has_tracking = "model_registry" in features and artifacts is not None
-    common_env = {"AWS_REGION": ctx.region, "AWS_DEFAULT_REGION": ctx.region, "DATA_BUCKET": foundation.data_bucket.bucket_name}
+    common_env = {
+        "AWS_REGION": ctx.region,
+        "AWS_DEFAULT_REGION": ctx.region,
+        "DATA_BUCKET": foundation.data_bucket.bucket_name,
+    }
     if artifacts is not None:
         common_env["ARTIFACTS_BUCKET"] = artifacts.bucket_name
     if has_tracking:
@@ -183,7 +198,10 @@ def build_kubernetes(blueprint: Blueprint, env: Environment, ctx: StackContext, 
 
     if "notebook" in features:
         identity = b.identity(
-            access, k8s_opts, namespace, "notebook",
+            access,
+            k8s_opts,
+            namespace,
+            "notebook",
             [*policies.bucket_read_write([x.arn for x in foundation.buckets]), *policies.kms_use(key_arn)],
         )
         notebook = Notebook(
@@ -252,7 +270,10 @@ def build_kubernetes(blueprint: Blueprint, env: Environment, ctx: StackContext, 
 
     if has_tracking:
         identity = b.identity(
-            access, k8s_opts, namespace, "mlflow",
+            access,
+            k8s_opts,
+            namespace,
+            "mlflow",
             [*policies.bucket_read_write([artifacts.arn]), *policies.kms_use(key_arn)],
         )
         pvc_store = settings.tracking_store is TrackingStore.PVC
@@ -277,7 +298,10 @@ def build_kubernetes(blueprint: Blueprint, env: Environment, ctx: StackContext, 
     training: TrainingJob | None = None
     if "training_pipeline" in features and foundation.registry is not None and artifacts is not None:
         identity = b.identity(
-            access, k8s_opts, namespace, "training",
+            access,
+            k8s_opts,
+            namespace,
+            "training",
             [
                 *_named("Data", policies.bucket_read([data_arn])),
                 *_named("Artifacts", policies.bucket_read_write([artifacts.arn])),

@@ -67,7 +67,12 @@ def http_probes(path: str, port: int | str, *, initial_delay: int = 10) -> Manif
     probe = {"httpGet": {"path": path, "port": port}, "timeoutSeconds": 5}
     return {
         "readinessProbe": {**probe, "initialDelaySeconds": initial_delay, "periodSeconds": 10, "failureThreshold": 3},
-        "livenessProbe": {**probe, "initialDelaySeconds": initial_delay * 3, "periodSeconds": 20, "failureThreshold": 3},
+        "livenessProbe": {
+            **probe,
+            "initialDelaySeconds": initial_delay * 3,
+            "periodSeconds": 20,
+            "failureThreshold": 3,
+        },
     }
 
 
@@ -111,7 +116,9 @@ def container(
     if env:
         spec["env"] = [{"name": key, "value": value} for key, value in env.items()]
     if ports:
-        spec["ports"] = [{"name": port_name, "containerPort": port, "protocol": "TCP"} for port_name, port in ports.items()]
+        spec["ports"] = [
+            {"name": port_name, "containerPort": port, "protocol": "TCP"} for port_name, port in ports.items()
+        ]
     return spec
 
 

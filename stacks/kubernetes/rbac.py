@@ -52,7 +52,9 @@ class DeployAccess(CapabilityComponent):
         if args.group.startswith("system:"):
             raise ValueError(f"{name}: the group must not be a system: group")
         metadata = {"name": "ci-deploy", "namespace": args.namespace, "labels": dict(args.labels)}
-        role = k8s.rbac.v1.Role(f"{name}-role", metadata=metadata, rules=[dict(rule) for rule in DEPLOY_RULES], opts=self.child())
+        role = k8s.rbac.v1.Role(
+            f"{name}-role", metadata=metadata, rules=[dict(rule) for rule in DEPLOY_RULES], opts=self.child()
+        )
         k8s.rbac.v1.RoleBinding(
             f"{name}-binding",
             metadata=metadata,

@@ -42,7 +42,9 @@ def to_cron(expression: str, field: str) -> str:
         return _rate(field, int(rate.group(1)), rate.group(2))
     cron = _CRON.match(expression)
     if not cron:
-        raise UserError(f"{field}: must be cron(m h dom mon dow year) or rate(N minutes|hours|days), got {expression!r}")
+        raise UserError(
+            f"{field}: must be cron(m h dom mon dow year) or rate(N minutes|hours|days), got {expression!r}"
+        )
     parts = cron.group(1).split()
     if len(parts) != 6:
         raise UserError(f"{field}: cron(...) needs six fields (m h dom mon dow year), got {len(parts)}")

@@ -112,7 +112,9 @@ class ModelServer(CapabilityComponent):
             probes=http_probes("/ping", MODEL_PORT),
         )
 
-    def _service(self, resource_name: str, service_name: str, labels: Mapping[str, str], selector: Mapping[str, str]) -> None:
+    def _service(
+        self, resource_name: str, service_name: str, labels: Mapping[str, str], selector: Mapping[str, str]
+    ) -> None:
         k8s.core.v1.Service(
             resource_name,
             metadata={"name": service_name, "namespace": self._args.namespace, "labels": dict(labels)},
@@ -150,7 +152,10 @@ class ModelServer(CapabilityComponent):
                 "metrics": [
                     {
                         "type": "Resource",
-                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": args.target_cpu_percent}},
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": args.target_cpu_percent},
+                        },
                     }
                 ],
             },
@@ -177,7 +182,8 @@ class ModelServer(CapabilityComponent):
                     {
                         "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
                         "backendRefs": [
-                            {"name": f"{COMPONENT}-{v.name}", "port": MODEL_PORT, "weight": v.percent} for v in args.variants
+                            {"name": f"{COMPONENT}-{v.name}", "port": MODEL_PORT, "weight": v.percent}
+                            for v in args.variants
                         ],
                     }
                 ],

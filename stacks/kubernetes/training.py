@@ -61,7 +61,12 @@ def _pvc(
 
 def _single_replica(labels: Mapping[str, str], template: dict) -> dict:
     """One pod on a ReadWriteOnce volume: Recreate, so two never mount it at once."""
-    return {"replicas": 1, "selector": {"matchLabels": dict(labels)}, "strategy": {"type": "Recreate"}, "template": template}
+    return {
+        "replicas": 1,
+        "selector": {"matchLabels": dict(labels)},
+        "strategy": {"type": "Recreate"},
+        "template": template,
+    }
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,13 @@ class Notebook(CapabilityComponent):
         labels = {**args.labels, "app.kubernetes.io/name": "notebook"}
         pod_labels = {**labels, **TRACKING_CLIENT} if args.uses_tracking else labels
         self.home = _pvc(
-            self, f"{name}-home", name="notebook-home", namespace=args.namespace, labels=args.labels,
-            size_gb=args.volume_size_gb, storage_class=args.storage_class,
+            self,
+            f"{name}-home",
+            name="notebook-home",
+            namespace=args.namespace,
+            labels=args.labels,
+            size_gb=args.volume_size_gb,
+            storage_class=args.storage_class,
         )
         idle_seconds = str(args.idle_minutes * 60)
         lab = container(
@@ -121,11 +131,20 @@ class Notebook(CapabilityComponent):
             volumes=[{"name": "home", "persistentVolumeClaim": {"claimName": self.home.metadata.name}}],
         )
         metadata = {"name": "notebook", "namespace": args.namespace, "labels": labels}
-        k8s.apps.v1.Deployment(f"{name}-deployment", metadata=metadata, spec=_single_replica(labels, pod_template(pod_labels, spec)), opts=self.child())
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata,
+            spec=_single_replica(labels, pod_template(pod_labels, spec)),
+            opts=self.child(),
+        )
         k8s.core.v1.Service(
             f"{name}-service",
             metadata=metadata,
-            spec={"type": "ClusterIP", "selector": labels, "ports": [{"name": "http", "port": NOTEBOOK_PORT, "targetPort": "http"}]},
+            spec={
+                "type": "ClusterIP",
+                "selector": labels,
+                "ports": [{"name": "http", "port": NOTEBOOK_PORT, "targetPort": "http"}],
+            },
             opts=self.child(),
         )
         netpol.allow(
@@ -179,8 +198,13 @@ class ExperimentTracking(CapabilityComponent):
         self.store = None
         if args.store_size_gb is not None:
             self.store = _pvc(
-                self, f"{name}-store", name="mlflow-store", namespace=args.namespace, labels=args.labels,
-                size_gb=args.store_size_gb, storage_class=args.storage_class,
+                self,
+                f"{name}-store",
+                name="mlflow-store",
+                namespace=args.namespace,
+                labels=args.labels,
+                size_gb=args.store_size_gb,
+                storage_class=args.storage_class,
             )
             volume = {"name": "store", "persistentVolumeClaim": {"claimName": self.store.metadata.name}}
             command = ["mlflow", "server", "--backend-store-uri=sqlite:////mlflow/store/mlflow.db", *server_args]
@@ -188,7 +212,13 @@ class ExperimentTracking(CapabilityComponent):
         else:
             # The URI is read from a mounted file, never from an environment variable.
             volume = {"name": "store", "secret": {"secretName": args.postgres_secret, "defaultMode": 0o400}}
-            command = ["sh", "-c", 'exec mlflow server --backend-store-uri="$(cat /mlflow/store/uri)" "$@"', "mlflow", *server_args]
+            command = [
+                "sh",
+                "-c",
+                'exec mlflow server --backend-store-uri="$(cat /mlflow/store/uri)" "$@"',
+                "mlflow",
+                *server_args,
+            ]
             mount = {"name": "store", "mountPath": "/mlflow/store", "readOnly": True}
         server = container(
             TRACKING,
@@ -212,7 +242,11 @@ class ExperimentTracking(CapabilityComponent):
         k8s.core.v1.Service(
             f"{name}-service",
             metadata=metadata,
-            spec={"type": "ClusterIP", "selector": labels, "ports": [{"name": "http", "port": TRACKING_PORT, "targetPort": "http"}]},
+            spec={
+                "type": "ClusterIP",
+                "selector": labels,
+                "ports": [{"name": "http", "port": TRACKING_PORT, "targetPort": "http"}],
+            },
             opts=self.child(),
         )
         egress = [netpol.https_egress()]
@@ -224,7 +258,10 @@ class ExperimentTracking(CapabilityComponent):
             namespace=args.namespace,
             pod_labels=labels,
             ingress=[
-                {"from": [{"podSelector": {"matchLabels": TRACKING_CLIENT}}], "ports": [{"protocol": "TCP", "port": TRACKING_PORT}]}
+                {
+                    "from": [{"podSelector": {"matchLabels": TRACKING_CLIENT}}],
+                    "ports": [{"protocol": "TCP", "port": TRACKING_PORT}],
+                }
             ],
             egress=egress,
             opts=self.child(),
