@@ -187,14 +187,13 @@ def _write_into_existing(target: Path, staged: Path, files: list[Path]) -> None:
     (a killed run is rolled back by the next `init --force`, `upgrade` or `update`); the
     blueprint and records last, so the repo never claims what it does not hold."""
     from .transaction import Write, apply, locked
+    from .upgrade import MARKER_FILES
 
-    last = {BLUEPRINT_FILENAME, GENERATOR_FILENAME, ".mlops-bp/base.json"}
-    ordered = sorted(files, key=lambda rel: rel.as_posix() in last)
     writes = [
-        Write(rel.as_posix(), (staged / rel).read_bytes(), (staged / rel).stat().st_mode & 0o7777) for rel in ordered
+        Write(rel.as_posix(), (staged / rel).read_bytes(), (staged / rel).stat().st_mode & 0o7777) for rel in files
     ]
     with locked(target):
-        apply(target, writes)
+        apply(target, writes, MARKER_FILES)
 
 
 def init_repo(

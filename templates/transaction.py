@@ -172,8 +172,11 @@ def _roll_back(repo: Path, journal: Path, entries: list[dict]) -> list[str]:
     return failed
 
 
-def apply(repo: Path, writes: Sequence[Write]) -> None:
-    """Make all of `writes`, in order, or none of them (errors, Ctrl-C and SIGKILL alike)."""
+def apply(repo: Path, writes: Sequence[Write], last: Sequence[str] = ()) -> None:
+    """Make all of `writes` or none of them (errors, Ctrl-C and SIGKILL alike). The paths in
+    `last` are written last, in that order: the records that say what the repo holds."""
+    rank = {path: index for index, path in enumerate(last)}
+    writes = sorted(writes, key=lambda w: rank.get(w.path, -1))  # stable: the rest keep their order
     check_no_symlinks(repo, [w.path for w in writes])
     journal = repo / JOURNAL_DIR
     if journal.exists():

@@ -298,13 +298,9 @@ def apply_changes(repo: Path, changes: ScaffoldChanges) -> None:
     """Write all of `changes` into `repo`, or none of them: errors, Ctrl-C and SIGKILL alike
     (a killed run is rolled back by the next one, see templates/transaction.py). The marker
     files (base snapshot, blueprint, generator record) are written last."""
-    writes = sorted(
-        changes.writes,
-        key=lambda c: (c.path in MARKER_FILES, MARKER_FILES.index(c.path) if c.path in MARKER_FILES else 0),
-    )
-    check_no_symlinks(repo, [c.path for c in writes])
-    _check_unchanged(repo, writes)
-    transaction.apply(repo, [Write(c.path, c.data, _new_file_mode(c.executable)) for c in writes])
+    writes = changes.writes
+    _check_unchanged(repo, writes)  # reads each file, refusing symlinks, before anything is written
+    transaction.apply(repo, [Write(c.path, c.data, _new_file_mode(c.executable)) for c in writes], MARKER_FILES)
 
 
 # --- a generated repo ------------------------------------------------------------------------

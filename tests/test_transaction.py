@@ -163,3 +163,16 @@ def test_a_rollback_that_cannot_restore_keeps_the_journal_for_the_next_run(tmp_p
         apply(repo, WRITES)
     assert "rolled back" in recover(repo)  # the file system is writable again: all restored
     assert tree(repo) == before
+
+
+def test_the_records_named_last_are_written_last(tmp_path, monkeypatch):
+    repo = make(tmp_path / "repo", BEFORE)
+    order, real = [], transaction._write_file
+
+    def recording(target, data, mode):
+        order.append(target.relative_to(repo).as_posix())
+        real(target, data, mode)
+
+    monkeypatch.setattr(transaction, "_write_file", recording)
+    apply(repo, [WRITES[-1], *WRITES[:-1]], last=("mlops-bp.yaml",))
+    assert order == ["a.txt", "new/deep/d.txt", "keep/b.txt", "mlops-bp.yaml"]

@@ -315,7 +315,6 @@ def _alarm_topic(f: Foundation, blueprint: Blueprint) -> AlarmTopic | None:
 class _Training:
     registry: ModelRegistry | None = None
     pipeline: TrainingPipeline | None = None
-    role: ServiceRole | None = None
 
 
 def _training(
@@ -326,7 +325,7 @@ def _training(
     ctx, opts = f.ctx, f.opts
     features = blueprint.features
     subnets, security_groups = _network(blueprint)
-    registry = pipeline = training_role = None
+    registry = pipeline = None
     if env is not blueprint.primary_environment:
         return _Training()
     if "model_registry" in features:
@@ -440,7 +439,7 @@ def _training(
                 ),
                 opts,
             )
-    return _Training(registry, pipeline, training_role)
+    return _Training(registry, pipeline)
 
 
 def _serving(
