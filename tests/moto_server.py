@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -32,6 +32,23 @@ def _post(url: str, body: bytes = b"") -> None:
     # text/plain: a form content type would make the server consume the body as form fields
     request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "text/plain"})
     urllib.request.urlopen(request, timeout=10).read()
+
+
+def wait_until_ready(
+    ready: Callable[[], bool], process: subprocess.Popen, seconds: float, failure: Callable[[], str]
+) -> None:
+    """Poll `ready` until it is true; fail the test with `failure()` if the server process
+    exits or `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if ready():
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(failure())
+        time.sleep(0.1)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -69,15 +86,12 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
     )
     server = MotoServer(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                server.reset()
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto server did not start (exit code {process.poll()}); see {log.name}")
-                time.sleep(0.1)
+        wait_until_ready(
+            lambda: server.reset() is None,
+            process,
+            30,
+            lambda: f"moto server did not start (exit code {process.poll()}); see {log.name}",
+        )
         yield server
     finally:
         stop(process)

@@ -3,11 +3,9 @@ paths; and documents every secret and variable its CI reads (tests/xref.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import shutil
 
 import pytest
-
-from mlops_bp.templates.render import render_tree
 
 from .conftest import make_blueprint
 from .graphs import graph
@@ -25,20 +23,6 @@ def _outputs(level: int, platform: str) -> set[str]:
     """Outputs any environment's stack has, on day one or once deployed."""
     envs = [e.name for e in make_blueprint(level, platform).environments]
     return {key for env in envs for deployed in (False, True) for key in graph(level, env, platform, deployed).outputs}
-
-
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    cache: dict[tuple, Path] = {}
-
-    def render(level: int, platform: str, ci: str) -> Path:
-        if (level, platform, ci) not in cache:
-            dest = tmp_path_factory.mktemp(f"{level}-{platform}-{ci}")
-            render_tree(make_blueprint(level, platform, ci), ci, dest)
-            cache[(level, platform, ci)] = dest
-        return cache[(level, platform, ci)]
-
-    return render
 
 
 # Open defects this check finds, each with its issue; the test fails once one is fixed, so the
@@ -65,38 +49,41 @@ def test_every_name_the_repo_uses_exists(rendered, level, platform, ci):
     assert set(found) == known
 
 
-def _mutate(repo: Path, path: str, old: str, new: str) -> None:
-    file = repo / path
-    text = file.read_text()
-    assert old in text, f"{path} lacks {old!r}"
-    file.write_text(text.replace(old, new))
+def _probe(rendered, tmp_path, variant: tuple, edits: dict[str, tuple[str, str]]) -> list[str]:
+    """The problems of a copy of a rendered variant with `edits` ({path: (old, new)}) made."""
+    repo = tmp_path / "probe"
+    shutil.copytree(rendered(*variant), repo)
+    for path, (old, new) in edits.items():
+        text = (repo / path).read_text()
+        assert old in text, f"{path} lacks {old!r}"
+        (repo / path).write_text(text.replace(old, new))
+    return problems(repo, _outputs(*variant[:2]))
 
 
 def test_the_check_catches_a_renamed_output(rendered, tmp_path):
-    repo = rendered(3, "sagemaker", "github")
-    _mutate(repo, "README.md", "pulumi stack output ci_role_arn", "pulumi stack output ci_role")
-    assert any("stack output 'ci_role'" in p for p in problems(repo, _outputs(3, "sagemaker")))
-    _mutate(repo, "README.md", "pulumi stack output ci_role", "pulumi stack output ci_role_arn")
+    edits = {"README.md": ("pulumi stack output ci_role_arn", "pulumi stack output ci_role")}
+    assert any("stack output 'ci_role'" in p for p in _probe(rendered, tmp_path, (3, "sagemaker", "github"), edits))
 
 
-def test_the_check_catches_an_undocumented_secret(rendered):
-    repo = rendered(3, "sagemaker", "github")
-    _mutate(repo, ".github/workflows/deploy.yml", "secrets.PULUMI_CONFIG_PASSPHRASE", "secrets.DEPLOY_KEY")
-    assert any("secrets.DEPLOY_KEY is not documented" in p for p in problems(repo, _outputs(3, "sagemaker")))
-    _mutate(repo, ".github/workflows/deploy.yml", "secrets.DEPLOY_KEY", "secrets.PULUMI_CONFIG_PASSPHRASE")
+def test_the_check_catches_an_undocumented_secret(rendered, tmp_path):
+    edits = {".github/workflows/deploy.yml": ("secrets.PULUMI_CONFIG_PASSPHRASE", "secrets.DEPLOY_KEY")}
+    found = _probe(rendered, tmp_path, (3, "sagemaker", "github"), edits)
+    assert any("secrets.DEPLOY_KEY is not documented" in p for p in found)
 
 
-def test_the_check_catches_a_missing_make_target(rendered):
-    repo = rendered(2, "sagemaker", "github")
-    _mutate(repo, "Makefile", "\ndvc-remote:", "\nremote:")
-    assert any("`make dvc-remote` is not a Makefile target" in p for p in problems(repo, _outputs(2, "sagemaker")))
-    _mutate(repo, "Makefile", "\nremote:", "\ndvc-remote:")
+def test_the_check_catches_a_missing_make_target(rendered, tmp_path):
+    found = _probe(rendered, tmp_path, (2, "sagemaker", "github"), {"Makefile": ("\ndvc-remote:", "\nremote:")})
+    assert any("`make dvc-remote` is not a Makefile target" in p for p in found)
 
 
-def test_the_check_catches_an_unknown_config_key_and_a_missing_path(rendered):
-    repo = rendered(3, "sagemaker", "gitlab")
-    _mutate(repo, "README.md", "mlops-bp:gitlabPipelineToken", "mlops-bp:gitlabToken")
-    _mutate(repo, "README.md", "`infra/deploy_config.py`", "`infra/deploy.py`")
-    found = problems(repo, _outputs(3, "sagemaker"))
+def test_the_check_catches_an_unknown_config_key_and_a_missing_path(rendered, tmp_path):
+    edits = {"README.md": ("mlops-bp:gitlabPipelineToken", "mlops-bp:gitlabToken")}
+    found = _probe(rendered, tmp_path, (3, "sagemaker", "gitlab"), edits)
     assert any("mlops-bp:gitlabToken is not read by the program" in p for p in found)
+    found = _probe(
+        rendered,
+        tmp_path / "2",
+        (3, "sagemaker", "gitlab"),
+        {"README.md": ("`infra/deploy_config.py`", "`infra/deploy.py`")},
+    )
     assert any("`infra/deploy.py` does not exist" in p for p in found)

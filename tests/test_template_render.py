@@ -101,21 +101,6 @@ def _check_parses(path: Path, text: str) -> None:
         ast.parse(text, filename=str(path))
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    cache: dict[tuple, Path] = {}
-
-    def render(level: int, platform: str, ci: str) -> Path:
-        key = (level, platform, ci)
-        if key not in cache:
-            dest = tmp_path_factory.mktemp(f"l{level}-{platform}-{ci}") / "repo"
-            render_tree(make_blueprint(level, platform, ci), ci, dest)
-            cache[key] = dest
-        return cache[key]
-
-    return render
-
-
 @pytest.mark.parametrize(("level", "platform", "ci"), MATRIX)
 def test_matrix_file_set_and_validity(rendered, level, platform, ci) -> None:
     repo = rendered(level, platform, ci)

@@ -20,6 +20,8 @@ from mlops_bp.blueprints import MlopsBpError, UserError
 from mlops_bp.templates import transaction
 from mlops_bp.templates.transaction import JOURNAL_DIR, Write, apply, locked, recover
 
+from .faults import KILL_AT_WRITE, kill_at
+
 BEFORE = {"a.txt": b"a1\n", "keep/b.txt": b"b1\n", "gone/c.txt": b"c1\n", "mlops-bp.yaml": b"level: 1\n"}
 WRITES = [
     Write("a.txt", b"a2\n"),
@@ -28,20 +30,12 @@ WRITES = [
     Write("keep/b.txt", b"b2\n"),
     Write("mlops-bp.yaml", b"level: 2\n"),  # the marker, last
 ]
-KILLER = textwrap.dedent(
+KILLER = KILL_AT_WRITE + textwrap.dedent(
     """
-    import json, os, signal, sys
+    import json, sys
     from pathlib import Path
-    from mlops_bp.templates import transaction
-    repo, kill_at = Path(sys.argv[1]), int(sys.argv[2])
-    writes = [transaction.Write(w["path"], w["data"].encode() if w["data"] is not None else None) for w in json.loads(sys.argv[3])]
-    real, calls = transaction._write_file, []
-    def killing(target, data, mode):
-        calls.append(target)
-        if len(calls) == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        real(target, data, mode)
-    transaction._write_file = killing
+    repo, payload = Path(sys.argv[1]), json.loads(sys.argv[2])
+    writes = [transaction.Write(w["path"], w["data"].encode() if w["data"] is not None else None) for w in payload]
     transaction.apply(repo, writes)
     """
 )
@@ -62,18 +56,22 @@ def make(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def _run_killed(repo: Path, kill_at: int) -> subprocess.CompletedProcess:
+def _run_killed(repo: Path, write: int) -> subprocess.CompletedProcess:
     payload = json.dumps([{"path": w.path, "data": w.data.decode() if w.data is not None else None} for w in WRITES])
     return subprocess.run(
-        [sys.executable, "-c", KILLER, str(repo), str(kill_at), payload], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", KILLER, str(repo), payload],
+        env=kill_at(write),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
-@pytest.mark.parametrize("kill_at", range(1, 5))  # 4 file writes (and a deletion between)
-def test_sigkill_at_any_write_is_rolled_back_by_the_next_run(tmp_path, kill_at):
+@pytest.mark.parametrize("write", range(1, 5))  # 4 file writes (and a deletion between)
+def test_sigkill_at_any_write_is_rolled_back_by_the_next_run(tmp_path, write):
     repo = make(tmp_path / "repo", BEFORE)
     before = tree(repo)
-    done = _run_killed(repo, kill_at)
+    done = _run_killed(repo, write)
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert (repo / JOURNAL_DIR / "manifest.json").is_file()  # the crash left its journal
     assert "rolled back an interrupted upgrade" in recover(repo)

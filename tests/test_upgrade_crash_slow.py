@@ -13,33 +13,27 @@ from pathlib import Path
 
 import pytest
 
+from . import faults
+from .faults import KILL_AT_WRITE
 from .test_upgrade_cli import edit, generate
 from .test_upgrade_merge import tree_state
 
 pytestmark = pytest.mark.slow
 
-# The CLI in a child process whose k-th transaction file write kills it (0: never).
-KILLER = textwrap.dedent(
+# The CLI in a child process that dies at its k-th transaction file write (tests/faults.py).
+CLI = KILL_AT_WRITE + textwrap.dedent(
     """
-    import os, signal, sys
-    from mlops_bp.templates import transaction
-    kill_at, calls, real = int(sys.argv[1]), [], transaction._write_file
-    def killing(target, data, mode):
-        calls.append(target)
-        if len(calls) == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        real(target, data, mode)
-    transaction._write_file = killing
+    import sys
     from mlops_bp.cli.app import main
-    sys.argv = ["mlops-bp", *sys.argv[2:]]
+    sys.argv = ["mlops-bp", *sys.argv[1:]]
     main()
     """
 )
 
 
 def _upgrade(repo: Path, kill_at: int = 0) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-c", KILLER, str(kill_at), "upgrade", "--to", "2", "--yes", "--repo", str(repo)]
-    return subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    args = [sys.executable, "-c", CLI, "upgrade", "--to", "2", "--yes", "--repo", str(repo)]
+    return subprocess.run(args, env=faults.kill_at(kill_at), capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +80,11 @@ def test_two_upgrades_at_once_one_is_locked_out(pristine, tmp_path):
     repo_src, after = pristine
     repo = tmp_path / "repo"
     shutil.copytree(repo_src, repo, symlinks=True)
-    args = [sys.executable, "-c", KILLER, "0", "upgrade", "--to", "2", "--yes", "--repo", str(repo)]
-    runs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    args = [sys.executable, "-c", CLI, "upgrade", "--to", "2", "--yes", "--repo", str(repo)]
+    runs = [
+        subprocess.Popen(args, env=faults.kill_at(0), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
     codes = sorted(code for code, _ in results)
     if codes == [0, 0]:  # the second started after the first had finished: it found level 2
@@ -112,16 +109,17 @@ def test_a_dirty_git_tree_is_refused_unless_forced(pristine, tmp_path):
     refused = _upgrade(repo)
     assert refused.returncode == 2 and "uncommitted changes" in refused.stderr
     forced = subprocess.run(
-        [sys.executable, "-c", KILLER, "0", "upgrade", "--to", "2", "--yes", "--force", "--repo", str(repo)],
+        [sys.executable, "-c", CLI, "upgrade", "--to", "2", "--yes", "--force", "--repo", str(repo)],
+        env=faults.kill_at(0),
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert forced.returncode == 0, forced.stderr
 
 
 def _init_force(out: Path, kill_at: int = 0) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-c", KILLER, str(kill_at), "init", "--level", "2", "--name", "fraud-detect"]
+    args = [sys.executable, "-c", CLI, "init", "--level", "2", "--name", "fraud-detect"]
     args += ["--github", "acme/fraud-detect", "--no-input", "--force", "-o", str(out)]
-    return subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(args, env=faults.kill_at(kill_at), capture_output=True, text=True, timeout=300, check=False)
 
 
 def _existing(root: Path) -> Path:

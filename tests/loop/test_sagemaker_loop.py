@@ -32,7 +32,7 @@ from mlops_bp.templates.render import render_tree
 
 from ..conftest import make_blueprint
 from ..graphs import graph
-from ..moto_server import stop
+from ..moto_server import stop, wait_until_ready
 from .harness import PipelineRun, split_s3
 
 REGION = "us-east-1"  # the blueprint's region: the graphs' ARNs and URLs name it
@@ -276,16 +276,12 @@ def endpoint(runs, aws, repo, tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _request(f"{url}/ping")[0] == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the serving app did not become ready: {process.stdout.read().decode()[-2000:]}")
-            time.sleep(0.2)
+        wait_until_ready(
+            lambda: _request(f"{url}/ping")[0] == 200,
+            process,
+            60,
+            lambda: f"the serving app did not become ready: {process.stdout.read().decode()[-2000:]}",
+        )
         yield url
     finally:
         stop(process)
