@@ -224,7 +224,8 @@ def test_gitlab_pipeline_per_level(rendered) -> None:
     assert level4["stages"][-3:] == ["deploy-dev", "deploy-staging", "deploy-prod"]
     assert level4["deploy-prod"]["rules"][0]["when"] == "manual"
     assert "when" not in level4["deploy-staging"]["rules"][0]
-    assert [rule["if"] for rule in level4["train"]["rules"]] == ['$CI_PIPELINE_SOURCE == "web"']
+    assert [rule["if"] for rule in level4["train"]["rules"]] == ['$CI_PIPELINE_SOURCE == "web" && $TRAIN == "true"']
+    assert all('$TRAIN != "true"' in rule["if"] for rule in level4["deploy-dev"]["rules"] if "web" in rule["if"])
 
 
 def test_dockerfiles_are_multi_stage_non_root_pinned_with_healthcheck(rendered) -> None:
