@@ -1,6 +1,17 @@
 """Names and versions of the spec (no pydantic here: the CLI's startup path imports them)."""
 
-__all__ = ["BLUEPRINT_FILENAME", "SCHEMA_FILENAME", "SPEC_VERSION", "secrets_alias"]
+__all__ = [
+    "BLUEPRINT_FILENAME",
+    "MODEL_DIGEST_KEY",
+    "MODEL_FILE",
+    "PROMOTED_PREFIX",
+    "ARCHIVE_DIGEST_KEY",
+    "SCHEMA_FILENAME",
+    "SPEC_VERSION",
+    "image_repository",
+    "model_package_group",
+    "secrets_alias",
+]
 
 SPEC_VERSION = 1
 BLUEPRINT_FILENAME = "mlops-bp.yaml"
@@ -11,3 +22,26 @@ def secrets_alias(project: str) -> str:
     """Alias of the KMS key that `mlops-bp bootstrap` makes the Pulumi secrets provider; the CI
     role of a bootstrapped project may use it."""
     return f"alias/{project}-pulumi-secrets"
+
+
+# Registration record of a model package (CustomerMetadataProperties): sha256 of the model file
+# the serving container loads, and of the model.tar.gz holding it. Promotion and deploys check
+# them; nothing else may stand in for them.
+MODEL_DIGEST_KEY = "ModelSha256"
+ARCHIVE_DIGEST_KEY = "ArchiveSha256"
+# The model file in a model.tar.gz (the team's model_io.py writes it; serving loads it).
+MODEL_FILE = "model.skops"
+# Where promotion puts the copies in an environment's artifacts bucket.
+PROMOTED_PREFIX = "promoted"
+
+
+def model_package_group(project: str, environment: str) -> str:
+    """The model registry of an environment: the primary's pipeline registers into its own;
+    every other environment holds the packages promoted into it."""
+    return f"{project}-{environment}-models"
+
+
+def image_repository(project: str, environment: str) -> str:
+    """The ECR repository of an environment: CI pushes to the primary's, promotion copies into
+    the others'."""
+    return f"{project}-{environment}"

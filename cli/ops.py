@@ -1,4 +1,4 @@
-"""Commands that talk to an AWS account: `bootstrap`, `doctor`, `assess`.
+"""Commands that talk to an AWS account: `bootstrap`, `doctor`, `assess`, `promote`.
 
 boto3 loads inside the commands, never at import time."""
 
@@ -195,3 +195,69 @@ def assess(
 
 def _status_mark(status: str) -> str:
     return {"found": "pass", "missing": "fail"}.get(status, "could not verify")
+
+
+@app.command()
+def promote(
+    to: Annotated[str, typer.Option("--to", help="Environment to promote into (any but the primary).")],
+    image_tag: Annotated[str, typer.Option("--image-tag", help="The commit whose images CI pushed.")],
+    model_package_arn: Annotated[
+        str | None,
+        typer.Option(
+            "--model-package-arn",
+            help="Approved package of the primary's registry (default: the latest approved).",
+            show_default=False,
+        ),
+    ] = None,
+    artifacts_bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts-bucket",
+            help="The target's artifacts bucket (default: its stack output, read with `pulumi stack output`).",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Also write the result JSON to this file.", show_default=False)
+    ] = None,
+    profile: ProfileOpt = None,
+    retry_mode: RetryModeOpt = None,
+    max_attempts: MaxAttemptsOpt = None,
+) -> None:
+    """Promote a commit's images and an approved model package into another environment.
+
+    Run with the target environment's CI role. Copies into the target's own image repository,
+    artifacts bucket and registry, checking every digest against the one recorded at
+    registration; refuses (exit 1, nothing written) an unapproved package, a package of another
+    registry or account, or an artifact that changed. Prints JSON: image, model_package_arn."""
+    from mlops_bp.blueprints import load_blueprint
+
+    from .account.promote import promote as run_promote
+    from .account.promote import stack_output
+
+    path = config or Path(BLUEPRINT_FILENAME)
+    if not path.is_file():
+        raise UserError(f"config: no {path}; run inside a generated repo or pass --config")
+    blueprint = load_blueprint(path)
+    blueprint.environment(to)  # a clear error for an unknown environment, before any AWS call
+    if artifacts_bucket is None and "model_registry" in blueprint.features:
+        artifacts_bucket = stack_output(to, "artifacts_bucket", path.resolve().parent / "infra")
+        if artifacts_bucket is None:
+            raise UserError(
+                f"--artifacts-bucket: not given, and `pulumi stack output artifacts_bucket --stack {to}` "
+                "found none (deploy the stack once first)"
+            )
+    aws = _connect(profile, None, retry_mode, max_attempts, blueprint.region)
+    result = run_promote(
+        aws,
+        blueprint,
+        to=to,
+        image_tag=image_tag,
+        model_package_arn=model_package_arn or None,
+        artifacts_bucket=artifacts_bucket,
+    )
+    text = json.dumps(result.to_dict(), indent=2, sort_keys=True)
+    if output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+    typer.echo(text)

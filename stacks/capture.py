@@ -41,11 +41,12 @@ class PlanMocks(pulumi.runtime.Mocks):
     a resource type are added in `_computed` — a plan never needs real values, only the shape.
     """
 
-    def __init__(self, region: str = "us-east-1") -> None:
+    def __init__(self, region: str = "us-east-1", account: str = MOCK_ACCOUNT_ID) -> None:
         self.region = region
+        self.account = account  # what the deploying credentials' account would be
 
     def _computed(self, type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        region, account = self.region, MOCK_ACCOUNT_ID
+        region, account = self.region, self.account
         kind_name = type_.rsplit(":", 1)[-1]
         # The physical name: `name`, or the type's own `<kind>Name` (pipelineName, ...).
         physical = inputs.get("name") or inputs.get(kind_name[:1].lower() + kind_name[1:] + "Name") or name
@@ -82,10 +83,10 @@ class PlanMocks(pulumi.runtime.Mocks):
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
-                "accountId": MOCK_ACCOUNT_ID,
-                "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/plan",
+                "accountId": self.account,
+                "arn": f"arn:aws:iam::{self.account}:user/plan",
                 "userId": "AIDAPLAN",
-                "id": MOCK_ACCOUNT_ID,
+                "id": self.account,
             }
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}

@@ -21,6 +21,8 @@ class Deployment:
       `variant_packages` names another approved package for some variants (challengers).
     - `baseline_uri`: S3 prefix of the served package's drift-check baseline
       (statistics.json, constraints.json), which data-quality monitoring compares against.
+    - `model_digests`: (package ARN, sha256 of its model file) of every served package, as
+      recorded at registration; the serving container refuses a model file that differs.
     """
 
     git_sha: str | None = None
@@ -29,6 +31,11 @@ class Deployment:
     image_tag: str | None = None
     variant_packages: tuple[tuple[str, str], ...] = ()
     baseline_uri: str | None = None
+    model_digests: tuple[tuple[str, str], ...] = ()
+
+    def digest_for(self, package: str) -> str | None:
+        """The recorded sha256 of `package`'s model file."""
+        return dict(self.model_digests).get(package)
 
     def package_for(self, variant: str) -> str | None:
         """The model package `variant` serves: its own, else the champion's."""

@@ -18,6 +18,7 @@ __all__ = ["MODEL_PACKAGE_ARN", "blueprint_data_from_config", "deployment_from_c
 MODEL_PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+/\d+")
 # A commit CI built images for; `train-<tag>` must stay within ECR's 128 characters.
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,121}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 BASELINE_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*'()/-]*)?")
 
 _SCALAR_KEYS = ("name", "platform", "region", "github", "oidc_provider_arn")
@@ -95,11 +96,30 @@ def deployment_from_config(config: pulumi.Config, blueprint: Blueprint) -> Deplo
             )
         if not isinstance(arn, str) or not MODEL_PACKAGE_ARN.fullmatch(arn):
             raise UserError(f"mlops-bp:variantModelPackages.{variant}: not a SageMaker model package ARN")
+    package = _checked(config, "modelPackageArn", MODEL_PACKAGE_ARN, "a SageMaker model package ARN")
     return Deployment(
         git_sha=config.get("gitSha"),
         model_version=config.get("modelVersion"),
-        model_package_arn=_checked(config, "modelPackageArn", MODEL_PACKAGE_ARN, "a SageMaker model package ARN"),
+        model_package_arn=package,
         image_tag=image_tag,
         variant_packages=tuple(sorted(variant_packages.items())),
         baseline_uri=_checked(config, "baselineUri", BASELINE_URI, "an S3 URI (s3://bucket/prefix)"),
+        model_digests=_model_digests(config, [package, *variant_packages.values()]),
     )
+
+
+def _model_digests(config: pulumi.Config, served: list[str | None]) -> tuple[tuple[str, str], ...]:
+    """`mlops-bp:modelDigests` {package ARN: sha256 of its model file}, which the deploy workflow
+    reads from each package's registration record: every served package needs one."""
+    digests = config.get_object("modelDigests") or {}
+    if not isinstance(digests, dict):
+        raise UserError("mlops-bp:modelDigests: must be an object {model package ARN: sha256}")
+    for arn, digest in digests.items():
+        if not MODEL_PACKAGE_ARN.fullmatch(str(arn)) or not isinstance(digest, str) or not SHA256.fullmatch(digest):
+            raise UserError(f"mlops-bp:modelDigests: {str(arn)[:200]!r}: not a package ARN with a sha256 hex digest")
+    for arn in served:
+        if arn is not None and arn not in digests:
+            raise UserError(
+                f"mlops-bp:modelDigests: no recorded digest for {arn}: deploys pin it with infra/deploy_config.py"
+            )
+    return tuple(sorted(digests.items()))

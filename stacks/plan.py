@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from mlops_bp.blueprints import Blueprint
+from mlops_bp.blueprints.constants import model_package_group
 
 from .aws.sagemaker import DEPLOY_TOKENS
-from .capture import MOCK_ACCOUNT_ID, capture
+from .capture import MOCK_ACCOUNT_ID, PlanMocks, capture
 from .context import Deployment
 from .graph import ResourceGraph
 from .program import build
@@ -21,16 +22,23 @@ FIRST_DEPLOY_NOTE = (
 )
 
 
-def deployed(blueprint: Blueprint) -> Deployment:
-    """A deploy as the repo's deploy workflow makes it, with placeholder values: the shape of the
-    stack once it serves (for `plan --deployed` and cost estimates). Nothing real is named."""
-    group = f"{blueprint.name}-{blueprint.primary_environment.name}-models"
+def deployed(blueprint: Blueprint, environment: str | None = None) -> Deployment:
+    """A deploy of `environment` as the repo's deploy workflow makes it, with placeholder values:
+    the shape of the stack once it serves (for `plan --deployed` and cost estimates). The
+    package is in the environment's own registry (promoted there, unless it is the primary).
+    Nothing real is named."""
+    env = blueprint.environment(environment)
+    package = (
+        f"arn:aws:sagemaker:{blueprint.region}:{env.account or MOCK_ACCOUNT_ID}:model-package/"
+        f"{model_package_group(blueprint.name, env.name)}/1"
+    )
     return Deployment(
         git_sha="0" * 40,
         model_version="1",
         image_tag="0" * 40,
-        model_package_arn=f"arn:aws:sagemaker:{blueprint.region}:{MOCK_ACCOUNT_ID}:model-package/{group}/1",
-        baseline_uri=f"s3://{blueprint.name}-artifacts-placeholder/pipelines/run/baseline",
+        model_package_arn=package,
+        baseline_uri=f"s3://{blueprint.name}-{env.name}-artifacts-placeholder/promoted/baseline",
+        model_digests=((package, "0" * 64),),
     )
 
 
@@ -43,6 +51,7 @@ def plan(blueprint: Blueprint, environment: str | None = None, deployment: Deplo
         project=blueprint.name,
         stack=env.name,
         region=blueprint.region,
+        mocks=PlanMocks(blueprint.region, env.account or MOCK_ACCOUNT_ID),
         # A plan deploys nothing: secrets that `pulumi up` reads from stack config are stood
         # in for by a note saying where the real value comes from.
         config={key: f"<secret: pulumi config set --secret {key}>" for key in _DEPLOY_TOKEN_KEYS},

@@ -32,6 +32,8 @@ def build(blueprint: Blueprint, environment: str | None = None, deployment: Depl
         f"{ctx.prefix}-aws",
         region=ctx.region,
         default_tags={"tags": ctx.tags},
+        # One account per environment: credentials of any other account stop `pulumi up`.
+        allowed_account_ids=[env.account] if env.account else None,
     )
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     if blueprint.platform is Platform.SAGEMAKER:

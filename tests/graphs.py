@@ -22,7 +22,7 @@ def graph(
     """The captured graph: on a fresh account, or `deployed` (after a first deploy that pinned
     images, a model package and its baseline, with placeholder values)."""
     blueprint = make_blueprint(level, platform, **{k: json.loads(v) for k, v in frozen_overrides.items()})
-    return plan(blueprint, env, deployed_state(blueprint) if deployed else None)
+    return plan(blueprint, env, deployed_state(blueprint, env) if deployed else None)
 
 
 def overrides(**values: Any) -> dict[str, str]:

@@ -56,7 +56,7 @@ def _longest(platform: Platform, level: int) -> Blueprint:
 
 
 def _too_long(blueprint: Blueprint, deploy: bool) -> list[str]:
-    graph = plan(blueprint, LONGEST_ENV, deployed(blueprint) if deploy else None)
+    graph = plan(blueprint, LONGEST_ENV, deployed(blueprint, LONGEST_ENV) if deploy else None)
     problems = []
     for res in graph.custom:
         if res.type not in NAME_LIMITS:
@@ -123,10 +123,10 @@ def test_instances_with_local_nvme_get_no_volume_key():
             "serving": {"instance_type": "ml.m5d.large"},
         }
     )
-    dev = plan(blueprint, "dev", deployed(blueprint))
+    dev = plan(blueprint, "dev", deployed(blueprint, "dev"))
     steps = json.loads(dev.one("aws:sagemaker/pipeline:Pipeline").inputs["pipelineDefinition"])["Steps"]
     train = next(s for s in steps if s["Name"] == "Train")["Arguments"]
     assert "VolumeKmsKeyId" not in train["ResourceConfig"]
     assert train["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")  # S3 output stays encrypted
-    prod = plan(blueprint, "prod", deployed(blueprint))
+    prod = plan(blueprint, "prod", deployed(blueprint, "prod"))
     assert "kmsKeyArn" not in prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs

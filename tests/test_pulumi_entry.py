@@ -37,6 +37,10 @@ def test_root_pulumi_project_points_at_the_stacks_package():
     assert set(project["config"]) >= {"mlops-bp:level", "mlops-bp:name", "mlops-bp:platform"}
 
 
+PROD_PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-prod-models/3"
+DIGEST = "ab" * 32
+
+
 def test_blueprint_from_config_keys():
     g = _run(
         "prod",
@@ -47,7 +51,8 @@ def test_blueprint_from_config_keys():
             "mlops-bp:tags": json.dumps({"team": "growth"}),
             "mlops-bp:gitSha": "abc1234",
             "mlops-bp:githubDispatchToken": "token-from-config",
-            "mlops-bp:modelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-dev-models/3",
+            "mlops-bp:modelPackageArn": PROD_PACKAGE,
+            "mlops-bp:modelDigests": json.dumps({PROD_PACKAGE: DIGEST}),
             "mlops-bp:imageTag": "abc1234",
         },
     )
@@ -71,11 +76,14 @@ def test_deploy_serves_the_approved_model_package():
         "mlops-bp:githubDispatchToken": "token-from-config",
         "mlops-bp:modelPackageArn": arn,
         "mlops-bp:modelVersion": "7",
+        "mlops-bp:modelDigests": json.dumps({arn: DIGEST}),
     }
     model = _run("prod", config).one("aws:sagemaker/model:Model")
     assert model.inputs["primaryContainer"]["modelPackageName"] == arn
     assert "image" not in model.inputs["primaryContainer"]
     assert model.inputs["tags"] == {"mlops-bp:model-version": "7"}
+    # The container refuses a model file other than the one recorded at registration.
+    assert model.inputs["primaryContainer"]["environment"]["MLOPS_BP_MODEL_SHA256"] == DIGEST
     with pytest.raises(
         pulumi.RunError, match=r"^mlops-bp: mlops-bp:modelPackageArn: not a SageMaker model package ARN"
     ):
@@ -110,8 +118,14 @@ DEPLOY = {
     "mlops-bp:github": "acme/churn",
     "mlops-bp:githubDispatchToken": "token-from-config",
     "mlops-bp:imageTag": "0123abc",
-    "mlops-bp:modelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-dev-models/4",
-    "mlops-bp:baselineUri": "s3://churn-dev-artifacts-x/pipelines/churn-dev-training/run1/baseline",
+    "mlops-bp:modelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-prod-models/4",
+    "mlops-bp:modelDigests": json.dumps(
+        {
+            "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-prod-models/4": "cd" * 32,
+            "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-prod-models/5": "ef" * 32,
+        }
+    ),
+    "mlops-bp:baselineUri": "s3://churn-prod-artifacts-x/promoted/churn-dev-models/4/baseline",
 }
 
 
@@ -129,7 +143,7 @@ def test_deploy_config_pins_images_package_and_baseline():
 
 def test_a_challenger_variant_serves_its_own_package():
     two = json.dumps([{"name": "champion", "weight": 0.8}, {"name": "challenger", "weight": 0.2}])
-    challenger = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-dev-models/5"
+    challenger = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-prod-models/5"
     config = {
         **DEPLOY,
         "mlops-bp:serving": json.dumps({"variants": json.loads(two)}),
@@ -141,6 +155,12 @@ def test_a_challenger_variant_serves_its_own_package():
     variants = g.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs["productionVariants"]
     assert [(v["variantName"], v["initialVariantWeight"]) for v in variants] == [("champion", 0.8), ("challenger", 0.2)]
     assert variants[0]["modelName"] != variants[1]["modelName"]
+    # Each variant's container checks its own package's model file.
+    digests = {
+        m.inputs["primaryContainer"]["environment"]["MLOPS_BP_MODEL_SHA256"]
+        for m in g.of_type("aws:sagemaker/model:Model")
+    }
+    assert digests == {"cd" * 32, "ef" * 32}
 
 
 @pytest.mark.parametrize(
@@ -158,6 +178,13 @@ def test_a_challenger_variant_serves_its_own_package():
             "mlops-bp:variantModelPackages",
             json.dumps({"primary": "arn:aws:s3:::x"}),
             "not a SageMaker model package ARN",
+        ),
+        ("mlops-bp:modelDigests", json.dumps({}), "no recorded digest for arn:aws:sagemaker"),
+        ("mlops-bp:modelDigests", json.dumps(["x"]), "must be an object"),
+        (
+            "mlops-bp:modelDigests",
+            json.dumps({DEPLOY["mlops-bp:modelPackageArn"]: "not-a-digest"}),
+            "not a package ARN with a sha256",
         ),
     ],
 )

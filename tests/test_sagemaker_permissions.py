@@ -29,7 +29,7 @@ def test_the_ci_role_can_deploy_endpoint_configurations_encrypted_with_the_stack
 
 def test_a_bootstrapped_projects_ci_role_uses_its_pulumi_secrets_key():
     g = graph(1, **overrides(state_bucket="fraud-detect-pulumi-123456789012-us-east-1"))
-    secrets = _statements(g, "-ci-")["PulumiSecretsKey"]
+    secrets = _statements(g, "-ci-policy")["PulumiSecretsKey"]
     assert secrets["Condition"] == {
         "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/fraud-detect-pulumi-secrets"}
     }
@@ -44,14 +44,14 @@ def test_only_the_primary_environments_ci_role_starts_training():
         assert "RunTraining" not in ci and "ReadRegistry" in ci
 
 
-def test_monitoring_has_its_own_role_reading_the_primary_environments_baselines():
+def test_monitoring_has_its_own_role_reading_only_its_environment():
     g = graph(4, "prod", deployed=True)
     job = g.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs
     monitor = g.one("aws:iam/role:Role", "monitor")
     assert job["roleArn"].endswith(f":role/{monitor.name}")
-    statements = _statements(g, "monitor")
-    assert statements["RegistryArtifactsRead"]["Resource"] == "arn:aws:s3:::fraud-detect-dev-artifacts-*/*"
-    assert "RegistryImagePull" not in statements
+    # The baseline was promoted with the package: nothing of the primary environment is read.
+    assert "fraud-detect-prod-artifacts-" in job["dataQualityBaselineConfig"]["statisticsResource"]["s3Uri"]
+    assert "-dev-" not in json.dumps(_statements(g, "monitor"))
 
 
 def test_the_drift_alarm_period_follows_the_monitoring_cadence():

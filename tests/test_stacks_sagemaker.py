@@ -61,12 +61,11 @@ LEVEL4_PROD = {
     "aws:cloudwatch/dashboard:Dashboard",
 }
 # Account-wide, experiments and training: the primary environment only. The others serve what
-# its registry approved.
+# was promoted into their own registry (a model package group in every environment).
 NOT_PRIMARY = {
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
     "aws:sagemaker/notebookInstance:NotebookInstance",
     "aws:sagemaker/notebookInstanceLifecycleConfiguration:NotebookInstanceLifecycleConfiguration",
-    "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
     "aws:sagemaker/pipeline:Pipeline",
     "aws:scheduler/schedule:Schedule",
     "aws:cloudwatch/eventRule:EventRule",
@@ -170,11 +169,14 @@ def test_level1_registry_and_serverless_endpoint():
 
 
 def test_ci_role_trusts_only_the_configured_repo():
+    # Only jobs of the environment's GitHub environment: no branch, pull-request or dispatch
+    # subject, so its protection rules guard every use of the role.
     for level, env, subjects in [
-        (1, "dev", ["repo:acme/fraud-detect:environment:dev", "repo:acme/fraud-detect:ref:refs/heads/main"]),
+        (1, "dev", ["repo:acme/fraud-detect:environment:dev"]),
+        (3, "staging", ["repo:acme/fraud-detect:environment:staging"]),
         (3, "prod", ["repo:acme/fraud-detect:environment:prod"]),
     ]:
-        role = graph(level, env).one("aws:iam/role:Role", "-ci-")
+        role = graph(level, env).one("aws:iam/role:Role", "-ci-role")
         (statement,) = policy(role, "assumeRolePolicy")["Statement"]
         assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
         conditions = statement["Condition"]
@@ -270,11 +272,19 @@ def test_level3_approval_dispatches_the_deploy_workflow():
         "ModelApprovalStatus": ["Approved"],
     }
     destination = g.one("aws:cloudwatch/eventApiDestination:EventApiDestination")
-    assert destination.inputs["invocationEndpoint"] == "https://api.github.com/repos/acme/fraud-detect/dispatches"
+    # workflow_dispatch of deploy.yml: the token needs Actions: write only (repository_dispatch
+    # would need Contents: write, which can push code).
+    assert (
+        destination.inputs["invocationEndpoint"]
+        == "https://api.github.com/repos/acme/fraud-detect/actions/workflows/deploy.yml/dispatches"
+    )
     connection = g.one("aws:cloudwatch/eventConnection:EventConnection")
     assert connection.inputs["authParameters"] == "[secret]"  # the token is a Pulumi secret, never plain
     target = g.one("aws:cloudwatch/eventTarget:EventTarget", "to-github")
-    assert '"event_type": "model-approved"' in target.inputs["inputTransformer"]["inputTemplate"]
+    template = target.inputs["inputTransformer"]["inputTemplate"]
+    assert template == '{"ref": "main", "inputs": {"model_package_arn": <arn>}}'
+    for env in ("staging", "prod"):  # approvals happen in the primary's registry only
+        assert "aws:cloudwatch/eventApiDestination:EventApiDestination" not in graph(3, env).types()
 
 
 def test_level4_capture_monitor_retrain_autoscale_dashboard():
@@ -337,32 +347,54 @@ def test_names_derive_from_project_and_environment():
     assert all(b.inputs["bucketPrefix"].startswith("fraud-detect-staging-") for b in g.of_type("aws:s3/bucket:Bucket"))
 
 
-def test_other_environments_serve_packages_of_the_primary_registry():
+def test_other_environments_serve_only_what_was_promoted_into_them():
     prod = graph(3, "prod", deployed=True)
-    serving = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"])["Statement"]
-    by_sid = {s["Sid"]: s for s in serving}
-    assert by_sid["RegistryArtifactsRead"]["Resource"] == "arn:aws:s3:::fraud-detect-dev-artifacts-*/*"
-    assert by_sid["RegistryArtifactsDecrypt"]["Condition"] == {
+    # The served package is in prod's own registry; serving reads prod's resources only.
+    model = prod.one("aws:sagemaker/model:Model").inputs["primaryContainer"]
+    assert ":model-package/fraud-detect-prod-models/" in model["modelPackageName"]
+    assert model["environment"]["MLOPS_BP_MODEL_SHA256"] == "0" * 64
+    serving = policy(prod.one("aws:iam/rolePolicy:RolePolicy", "serving"))["Statement"]
+    assert not any("dev" in json.dumps(s) for s in serving)
+    # Prod's CI role is the promotion path: it reads the primary's registry, artifacts (of the
+    # exact account) and image, and writes prod's own.
+    ci = {s["Sid"]: s for s in policy(prod.one("aws:iam/rolePolicy:RolePolicy", "-ci-policy"))["Statement"]}
+    assert ci["PromoteFromArtifacts"]["Resource"] == "arn:aws:s3:::fraud-detect-dev-artifacts-*/*"
+    assert ci["PromoteFromArtifacts"]["Condition"] == {"StringEquals": {"s3:ResourceAccount": "123456789012"}}
+    assert ci["PromoteFromKey"]["Condition"] == {
         "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/fraud-detect-dev-kms"}
     }
-    ci = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "-ci-").inputs["policy"])["Statement"]
-    registry = next(s for s in ci if s["Sid"] == "ReadRegistry")["Resource"]
-    assert any(r.endswith(":model-package/fraud-detect-dev-models/*") for r in registry)
-    assert "RunTraining" not in {s["Sid"] for s in ci}  # prod's CI role starts no training
-    dev_serving = json.loads(
-        graph(3, "dev", deployed=True).one("aws:iam/rolePolicy:RolePolicy", "serving").inputs["policy"]
+    assert ci["PromoteFromImages"]["Resource"].endswith(":repository/fraud-detect-dev")
+    assert all(
+        r.endswith(("/fraud-detect-prod-models", "/fraud-detect-prod-models/*"))
+        for r in ci["PromoteIntoRegistry"]["Resource"]
     )
-    assert "RegistryArtifactsRead" not in {s["Sid"] for s in dev_serving["Statement"]}
+    assert all(":model-package" in r and "prod-models" in r for r in ci["ReadRegistry"]["Resource"])
+    assert "RunTraining" not in ci  # prod's CI role starts no training
+    dev_ci = {s["Sid"] for s in policy(graph(3, "dev").one("aws:iam/rolePolicy:RolePolicy", "-ci-policy"))["Statement"]}
+    assert not any(sid.startswith("Promote") for sid in dev_ci)  # nothing is promoted into the primary
 
 
 def test_gitlab_ci_gets_its_own_oidc_trust_and_deploy_trigger():
     g = graph(3, "prod", **overrides(github=None, gitlab="acme/ml/fraud-detect"))
-    role = g.one("aws:iam/role:Role", "-ci-")
+    role = g.one("aws:iam/role:Role", "-ci-role")
     (statement,) = policy(role, "assumeRolePolicy")["Statement"]
     assert statement["Principal"] == {"Federated": "arn:aws:iam::123456789012:oidc-provider/gitlab.com"}
+    # prod: protected release tags that are not release candidates; nothing a main-branch job has.
     assert statement["Condition"] == {
         "StringEquals": {"gitlab.com:aud": "sts.amazonaws.com"},
-        "StringLike": {"gitlab.com:sub": ["project_path:acme/ml/fraud-detect:ref_type:branch:ref:main"]},
+        "StringLike": {"gitlab.com:sub": ["project_path:acme/ml/fraud-detect:ref_type:tag:ref:v*"]},
+        "StringNotLike": {"gitlab.com:sub": ["project_path:acme/ml/fraud-detect:ref_type:tag:ref:*-rc*"]},
+    }
+    subjects = {
+        env: policy(
+            graph(3, env, **overrides(github=None, gitlab="acme/ml/fraud-detect")).one("aws:iam/role:Role", "-ci-role"),
+            "assumeRolePolicy",
+        )["Statement"][0]["Condition"]["StringLike"]["gitlab.com:sub"]
+        for env in ("dev", "staging")
+    }
+    assert subjects == {
+        "dev": ["project_path:acme/ml/fraud-detect:ref_type:branch:ref:main"],
+        "staging": ["project_path:acme/ml/fraud-detect:ref_type:tag:ref:v*-rc*"],
     }
     approvals = graph(3, "dev", **overrides(github=None, gitlab="acme/ml/fraud-detect"))
     destination = approvals.one("aws:cloudwatch/eventApiDestination:EventApiDestination")

@@ -21,6 +21,7 @@ __all__ = [
     "github_subjects",
     "github_trust",
     "gitlab_trust",
+    "preview_trust",
     "role_with_policy",
 ]
 
@@ -90,42 +91,78 @@ class ServiceRole(CapabilityComponent):
 
 @dataclass(frozen=True)
 class CiTrust:
-    """Who may assume a CI deploy role: a CI system's OIDC issuer and the `sub` claims."""
+    """Who may assume a CI role: a CI system's OIDC issuer, the `sub` claims it accepts and
+    those it refuses even when they match (StringNotLike). Wildcards may stand only for a ref
+    name (a tag or branch), never for the repository."""
 
     slug: str  # "github" / "gitlab": names the OIDC provider resource
     repository: str
     host: str  # the OIDC issuer host
     subjects: tuple[str, ...]
+    excluded: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.subjects or any(s.endswith("*") for s in self.subjects):
-            raise ValueError(f"{self.repository}: the deploy role trusts named subjects only, got {self.subjects}")
+        fixed = (f"repo:{self.repository}:", f"project_path:{self.repository}:")
+        for subject in (*self.subjects, *self.excluded):
+            if not subject.startswith(fixed) or "*" in subject.split(":ref")[0]:
+                raise ValueError(f"{self.repository}: a CI role trusts this repository only, got {subject!r}")
+        if not self.subjects:
+            raise ValueError(f"{self.repository}: a CI role needs at least one trusted subject")
+
+    @property
+    def condition(self) -> dict[str, Any]:
+        condition: dict[str, Any] = {
+            "StringEquals": {f"{self.host}:aud": "sts.amazonaws.com"},
+            "StringLike": {f"{self.host}:sub": list(self.subjects)},
+        }
+        if self.excluded:
+            condition["StringNotLike"] = {f"{self.host}:sub": list(self.excluded)}
+        return condition
 
 
-def github_subjects(repo: str, environment: str, requires_approval: bool) -> list[str]:
-    """The OIDC `sub` claims that may assume the deploy role of `environment`.
-
-    An environment behind a human approval only trusts runs of that GitHub environment; the
-    others also trust the default branch (CI on main: image push, `pulumi preview`).
-    """
-    subjects = [f"repo:{repo}:environment:{environment}"]
-    if not requires_approval:
-        subjects.append(f"repo:{repo}:ref:refs/heads/main")
-    return subjects
+def github_subjects(repo: str, environment: str) -> list[str]:
+    """The OIDC `sub` claim of a job that runs in the GitHub environment `environment`: only
+    such jobs assume its role, so the environment's protection rules (reviewers, branches)
+    guard it. No branch, pull-request or dispatch subject is trusted."""
+    return [f"repo:{repo}:environment:{environment}"]
 
 
-def github_trust(repo: str, environment: str, requires_approval: bool) -> CiTrust:
+def github_trust(repo: str, environment: str) -> CiTrust:
     if "/" not in repo:
         raise ValueError(f"github repo must be OWNER/REPO, got {repo!r}")
-    return CiTrust("github", repo, GITHUB_OIDC_HOST, tuple(github_subjects(repo, environment, requires_approval)))
+    return CiTrust("github", repo, GITHUB_OIDC_HOST, tuple(github_subjects(repo, environment)))
 
 
-def gitlab_trust(project: str, host: str) -> CiTrust:
-    """GitLab's `sub` names the project and the ref, not the environment: deploys run from the
-    protected default branch, and approvals are GitLab protected environments."""
+# GitLab release tags: `v1.2.0-rc1` deploys the middle environments, `v1.2.0` the last one.
+# Protect `v*` tags (Settings > Repository > Protected tags) so only maintainers create them.
+GITLAB_RC_TAGS = "v*-rc*"
+GITLAB_RELEASE_TAGS = "v*"
+
+
+def gitlab_trust(project: str, host: str, position: str) -> CiTrust:
+    """GitLab's `sub` names the project and the ref, not the environment, so each environment
+    trusts a different ref that only its protected deploy job runs on: the first environment
+    the protected main branch (`position` "first"), middle ones protected release-candidate
+    tags ("middle"), the last one protected release tags that are not candidates ("last")."""
     if "/" not in project:
         raise ValueError(f"gitlab project must be GROUP/PROJECT, got {project!r}")
-    return CiTrust("gitlab", project, host, (f"project_path:{project}:ref_type:branch:ref:main",))
+    base = f"project_path:{project}:ref_type:"
+    if position == "first":
+        return CiTrust("gitlab", project, host, (f"{base}branch:ref:main",))
+    if position == "middle":
+        return CiTrust("gitlab", project, host, (f"{base}tag:ref:{GITLAB_RC_TAGS}",))
+    return CiTrust(
+        "gitlab", project, host, (f"{base}tag:ref:{GITLAB_RELEASE_TAGS}",), excluded=(f"{base}tag:ref:*-rc*",)
+    )
+
+
+def preview_trust(trust: CiTrust) -> CiTrust:
+    """Who may assume the read-only preview role: change requests (GitHub pull requests; GitLab
+    pipelines of any branch). It reads one stack's state and nothing else."""
+    if trust.slug == "github":
+        return CiTrust("github", trust.repository, trust.host, (f"repo:{trust.repository}:pull_request",))
+    base = f"project_path:{trust.repository}:ref_type:branch:ref:"
+    return CiTrust("gitlab", trust.repository, trust.host, (f"{base}*",))
 
 
 @dataclass(frozen=True)
@@ -135,6 +172,8 @@ class CiDeployIdentityArgs:
     statements: Sequence[Mapping[str, Any]]
     create_provider: bool
     existing_provider_arn: str | None = None
+    # The read-only role of change-request previews (primary environment only): its policy.
+    preview_statements: Sequence[Mapping[str, Any]] = ()
 
 
 class CiDeployIdentity(CapabilityComponent):
@@ -147,6 +186,7 @@ class CiDeployIdentity(CapabilityComponent):
     role: aws.iam.Role
     role_arn: pulumi.Output[str]
     provider_arn: pulumi.Output[str]
+    preview_role_arn: pulumi.Output[str] | None = None
 
     def __init__(self, name: str, args: CiDeployIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
@@ -173,12 +213,25 @@ class CiDeployIdentity(CapabilityComponent):
                 "Effect": "Allow",
                 "Principal": {"Federated": self.provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {f"{trust.host}:aud": "sts.amazonaws.com"},
-                    "StringLike": {f"{trust.host}:sub": list(trust.subjects)},
-                },
+                "Condition": trust.condition,
             },
             statements=args.statements,
         )
         self.role_arn = self.role.arn
-        self.register_outputs({"role_arn": self.role_arn, "provider_arn": self.provider_arn})
+        if args.preview_statements:
+            preview = preview_trust(trust)
+            self.preview_role_arn = role_with_policy(
+                self,
+                f"{name}-preview",
+                description=f"Read-only CI preview role of {trust.repository} ({args.environment})",
+                trust={
+                    "Effect": "Allow",
+                    "Principal": {"Federated": self.provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": preview.condition,
+                },
+                statements=args.preview_statements,
+            ).arn
+        self.register_outputs(
+            {"role_arn": self.role_arn, "provider_arn": self.provider_arn, "preview_role_arn": self.preview_role_arn}
+        )

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 __all__ = [
+    "Reader",
     "bucket_read",
     "bucket_read_write",
     "ecr_pull",
@@ -16,10 +18,42 @@ __all__ = [
     "kms_use",
     "logs_write",
     "metrics_put",
+    "reader_statement",
     "state_bucket",
 ]
 
 Statement = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A role of another account that reads through the promotion path: the CI role of an
+    environment with its own account, named by its account and role-name pattern."""
+
+    account: str
+    role_name: str  # e.g. "shop-prod-ci-role-*" (Pulumi appends a suffix to the role name)
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.role_name}"
+
+
+def reader_statement(
+    sid: str, readers: Sequence[Reader], actions: Sequence[str], resources: pulumi.Input[Any] | None = None
+) -> Statement:
+    """A resource-policy statement letting exactly `readers`' roles (exact accounts, role names
+    by pattern) take `actions`; never a wildcard account. `resources` None: a policy that
+    applies to its own resource only (ECR repository policies take no Resource)."""
+    statement: Statement = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": sorted({f"arn:aws:iam::{r.account}:root" for r in readers})},
+        "Action": list(actions),
+        "Condition": {"ArnLike": {"aws:PrincipalArn": sorted(r.role_arn for r in readers)}},
+    }
+    if resources is not None:
+        statement["Resource"] = resources
+    return statement
 
 
 def _objects(bucket_arns: Sequence[pulumi.Input[str]]) -> list[pulumi.Output[str]]:
@@ -109,14 +143,14 @@ def ecr_push(repository_arn: pulumi.Input[str]) -> list[Statement]:
     ]
 
 
-def logs_write(log_group_arn_prefix: pulumi.Input[str]) -> list[Statement]:
-    """Write to the log groups under `log_group_arn_prefix` (e.g. .../log-group:/aws/sagemaker/)."""
+def logs_write(log_group_arns: Sequence[pulumi.Input[str]]) -> list[Statement]:
+    """Write to the named log groups (and their streams), e.g. .../log-group:/aws/sagemaker/Endpoints/x."""
     return [
         {
             "Sid": "WriteLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            "Resource": [pulumi.Output.concat(log_group_arn_prefix, "*")],
+            "Resource": [pulumi.Output.concat(arn, suffix) for arn in log_group_arns for suffix in ("", ":*")],
         }
     ]
 
@@ -134,25 +168,50 @@ def metrics_put(namespaces: Sequence[str]) -> list[Statement]:
     ]
 
 
-def state_bucket(bucket: str | None) -> list[Statement]:
-    """Pulumi state access for CI (`pulumi preview`/`up` take a lock file, so write too)."""
+def state_bucket(bucket: str | None, project: str, stack: str, *, write: bool = True) -> list[Statement]:
+    """Pulumi state access for CI to ONE stack of a DIY S3 backend: its checkpoint, history,
+    backups and lock files (`pulumi preview`/`up` take a lock, so even a preview writes there).
+    Other stacks' state is neither readable nor writable. Key layout of Pulumi's DIY backend
+    (pkg/backend/diy): .pulumi/stacks/<project>/<stack>.json, .pulumi/history/<project>/<stack>/,
+    .pulumi/backups/<project>/<stack>/, .pulumi/locks/organization/<project>/<stack>/."""
     if bucket is None:
         return []
     arn = f"arn:aws:s3:::{bucket}"
-    return [
+    checkpoint = f"{arn}/.pulumi/stacks/{project}/{stack}.json*"
+    locks = f"{arn}/.pulumi/locks/organization/{project}/{stack}/*"
+    history = [f"{arn}/.pulumi/history/{project}/{stack}/*", f"{arn}/.pulumi/backups/{project}/{stack}/*"]
+    statements: list[Statement] = [
         {
+            # Listing shows key names only; it is how the CLI finds stacks and locks.
             "Sid": "PulumiStateList",
             "Effect": "Allow",
             "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
             "Resource": arn,
+            "Condition": {"StringLike": {"s3:prefix": [".pulumi/*"]}},
         },
         {
-            "Sid": "PulumiStateObjects",
+            "Sid": "PulumiStateRead",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": f"{arn}/.pulumi/*",
+            "Action": "s3:GetObject",
+            "Resource": [f"{arn}/.pulumi/meta.yaml", checkpoint, locks],
+        },
+        {
+            "Sid": "PulumiStateLock",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Resource": locks,
         },
     ]
+    if write:
+        statements.append(
+            {
+                "Sid": "PulumiStateWrite",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": [checkpoint, *history],
+            }
+        )
+    return statements
 
 
 def secrets_key(key_arns: pulumi.Input[str], alias: str) -> list[Statement]:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ..base import CapabilityComponent
+from ..base import CapabilityComponent, policy_document
+from . import policies
 
 __all__ = ["ContainerRegistry", "ContainerRegistryArgs"]
 
@@ -18,6 +19,8 @@ class ContainerRegistryArgs:
     repository_name: str
     kms_key_arn: pulumi.Input[str]
     keep_last_images: int
+    # Roles of other accounts that pull images (the promotion path).
+    readers: tuple[policies.Reader, ...] = ()
 
 
 class ContainerRegistry(CapabilityComponent):
@@ -74,6 +77,26 @@ class ContainerRegistry(CapabilityComponent):
             ),
             opts=self.child(),
         )
+        if args.readers:
+            aws.ecr.RepositoryPolicy(
+                f"{name}-promotion-readers",
+                repository=self.repository.name,
+                policy=policy_document(
+                    [
+                        policies.reader_statement(
+                            "PromotionReadersPull",
+                            args.readers,
+                            [
+                                "ecr:BatchGetImage",
+                                "ecr:GetDownloadUrlForLayer",
+                                "ecr:BatchCheckLayerAvailability",
+                                "ecr:DescribeImages",
+                            ],
+                        )
+                    ]
+                ),
+                opts=self.child(),
+            )
         self.repository_url = self.repository.repository_url
         self.arn = self.repository.arn
         self.register_outputs({"repository_url": self.repository_url, "arn": self.arn})

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 
 from mlops_bp.blueprints import Blueprint, EndpointMode, Environment, has_local_nvme
+from mlops_bp.blueprints.constants import PROMOTED_PREFIX, image_repository, model_package_group
 
 from ..context import StackContext
 from . import policies
@@ -59,8 +60,8 @@ DATASET_KEY = "datasets/train.csv"
 # Pulumi secret config (key in the mlops-bp namespace) holding the token that starts the
 # repository's deploy pipeline, per CI system, and what that token must be.
 DEPLOY_TOKENS = {
-    # repository_dispatch needs Contents: write (GitHub REST API docs).
-    "github": ("githubDispatchToken", "fine-grained GitHub token of the repository with Contents: write"),
+    # Creating a workflow dispatch event needs Actions: write (GitHub REST API docs).
+    "github": ("githubDispatchToken", "fine-grained GitHub token of the repository with Actions: write"),
     "gitlab": ("gitlabPipelineToken", "GitLab project access token with the api scope"),
 }
 
@@ -70,8 +71,10 @@ class _Names:
     """Physical names that other stacks and the repo's workflows derive too.
 
     Training lives in the primary environment, where CI pushes images and the data is: its
-    pipeline registers into its registry, the team approves there, and every environment's
-    deploy serves that approved package. Drift in any environment retrains there.
+    pipeline registers into its registry and the team approves there. Every other environment
+    serves only what was promoted into it: the approved package copied, digest-checked, into its
+    own bucket, image repository and registry (`mlops-bp promote`). Drift in any environment
+    retrains in the primary.
     """
 
     ctx: StackContext
@@ -83,7 +86,13 @@ class _Names:
 
     @property
     def registry_group(self) -> str:
-        return f"{self.registry_prefix}-models"
+        """The training registry (primary environment)."""
+        return model_package_group(self.ctx.project, self.primary)
+
+    @property
+    def own_group(self) -> str:
+        """This environment's registry: the training one, or the one promotion copies into."""
+        return model_package_group(self.ctx.project, self.ctx.environment)
 
     @property
     def endpoint(self) -> str:
@@ -148,15 +157,19 @@ def _ci_statements(f: Foundation, blueprint: Blueprint, env: Environment, names:
                 "Condition": {"StringEquals": {"iam:PassedToService": SAGEMAKER}},
             }
         )
+    if env is not blueprint.primary_environment:
+        statements += _promotion_statements(f, blueprint, names)
     if "training_pipeline" in features:
         statements.append(
             {
+                # Deploys check the package they serve (infra/deploy_config.py): this
+                # environment's registry only.
                 "Sid": "ReadRegistry",
                 "Effect": "Allow",
                 "Action": ["sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"],
                 "Resource": [
-                    f.arn("sagemaker", f"model-package-group/{names.registry_group}"),
-                    f.arn("sagemaker", f"model-package/{names.registry_group}/*"),
+                    f.arn("sagemaker", f"model-package-group/{names.own_group}"),
+                    f.arn("sagemaker", f"model-package/{names.own_group}/*"),
                 ],
             }
         )
@@ -210,13 +223,15 @@ def _service_role(
     )
 
 
-def _workload_statements(f: Foundation, *, write: bool) -> list[dict[str, Any]]:
-    """Data, key, logs and metrics access of a SageMaker workload (notebook, training, serving)."""
+def _workload_statements(f: Foundation, *, write: bool, logs: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Data, key, logs and metrics access of a SageMaker workload (notebook, training, serving).
+    `logs`: the workload's log groups under /aws/sagemaker/ (SageMaker names them), e.g.
+    "Endpoints/<endpoint>" — never another environment's endpoint logs."""
     buckets = [b.arn for b in f.buckets]
     statements = [
         *(policies.bucket_read_write(buckets) if write else policies.bucket_read(buckets)),
         *policies.kms_use(f.key.arn),
-        *policies.logs_write(f.arn("logs", "log-group:/aws/sagemaker/")),
+        *policies.logs_write([f.arn("logs", f"log-group:/aws/sagemaker/{group}") for group in logs]),
         *policies.metrics_put(["/aws/sagemaker/*", metric_namespace(f.ctx.project)]),
     ]
     if f.registry is not None:
@@ -224,39 +239,115 @@ def _workload_statements(f: Foundation, *, write: bool) -> list[dict[str, Any]]:
     return statements
 
 
-def _registry_read(f: Foundation, names: _Names, *, image: bool = True) -> list[dict[str, Any]]:
-    """What an endpoint serving a package of the primary environment's registry reads: the
-    model artifacts in that environment's artifacts bucket (found by its name prefix), the key
-    that encrypts them (found by its alias) and the serving image in its repository."""
-    bucket = f"arn:aws:s3:::{f.ctx.bucket_prefix('artifacts', names.primary)}*"
-    return [
-        {"Sid": "RegistryArtifactsList", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
-        {"Sid": "RegistryArtifactsRead", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket}/*"},
+def _promotion_statements(f: Foundation, blueprint: Blueprint, names: _Names) -> list[dict[str, Any]]:
+    """The promotion path, the only way between environments: this environment's CI role reads
+    the approved package, its artifacts and its serving image in the primary environment (exact
+    account, resources by name) and writes the digest-checked copies into its own bucket, image
+    repository and registry (`mlops-bp promote`). Its serving and monitoring roles read only
+    their own environment."""
+    ctx = f.ctx
+    source = blueprint.primary_environment.account or f.account_id
+
+    def source_arn(service: str, resource: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat(f"arn:aws:{service}:{ctx.region}:", source, f":{resource}")
+
+    artifacts = f"arn:aws:s3:::{ctx.bucket_prefix('artifacts', names.primary)}*"
+    in_source = {"StringEquals": {"s3:ResourceAccount": source}}
+    statements: list[dict[str, Any]] = [
         {
-            "Sid": "RegistryArtifactsDecrypt",
+            "Sid": "PromoteFromImages",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:DescribeImages",
+            ],
+            "Resource": source_arn("ecr", f"repository/{image_repository(ctx.project, names.primary)}"),
+        },
+        {
+            "Sid": "PromoteFromKey",
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:DescribeKey"],
-            "Resource": f.arn("kms", "key/*"),
+            "Resource": source_arn("kms", "key/*"),
             "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{names.registry_prefix}-kms"}},
         },
-    ] + (
-        [
-            {
-                "Sid": "RegistryImagePull",
-                "Effect": "Allow",
-                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                "Resource": f.arn("ecr", f"repository/{names.registry_prefix}"),
-            }
-        ]
-        if image
-        else []
+    ]
+    if "model_registry" not in blueprint.features or f.artifacts_bucket is None:
+        return statements
+    return statements + [
+        {
+            "Sid": "PromoteFromRegistry",
+            "Effect": "Allow",
+            "Action": ["sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"],
+            "Resource": [
+                source_arn("sagemaker", f"model-package-group/{names.registry_group}"),
+                source_arn("sagemaker", f"model-package/{names.registry_group}/*"),
+            ],
+        },
+        # Bucket ARNs carry no account: the condition pins the source's, so a look-alike bucket
+        # in another account does not match.
+        {
+            "Sid": "PromoteFromArtifactsList",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": artifacts,
+            "Condition": in_source,
+        },
+        {
+            "Sid": "PromoteFromArtifacts",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{artifacts}/*",
+            "Condition": in_source,
+        },
+        {
+            "Sid": "PromoteIntoArtifacts",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+            "Resource": pulumi.Output.concat(f.artifacts_bucket.arn, f"/{PROMOTED_PREFIX}/*"),
+        },
+        {
+            "Sid": "PromoteIntoArtifactsList",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f.artifacts_bucket.arn,
+        },
+        {
+            "Sid": "PromoteIntoKey",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            "Resource": f.key.arn,
+        },
+        {
+            "Sid": "PromoteIntoRegistry",
+            "Effect": "Allow",
+            "Action": ["sagemaker:CreateModelPackage", "sagemaker:AddTags"],
+            "Resource": [
+                f.arn("sagemaker", f"model-package-group/{names.own_group}"),
+                f.arn("sagemaker", f"model-package/{names.own_group}/*"),
+            ],
+        },
+    ]
+
+
+def promotion_readers(blueprint: Blueprint, env: Environment) -> tuple[policies.Reader, ...]:
+    """In the primary environment's stack: the CI roles of environments with their own account,
+    which the key, artifacts bucket, image repository and registry let read (promotion)."""
+    primary = blueprint.primary_environment
+    if env is not primary:
+        return ()
+    return tuple(
+        policies.Reader(other.account, f"{blueprint.name}-{other.name}-ci-role-*")
+        for other in blueprint.environments[1:]
+        if other.account and other.account != primary.account
     )
 
 
 def _deploy_trigger(blueprint: Blueprint, env: Environment) -> DeployTrigger | None:
     """How a model approval starts the repository's deploy pipeline, by CI system."""
     if blueprint.github:
-        return github_dispatch(blueprint.github, env.name)
+        return github_dispatch(blueprint.github)
     if blueprint.gitlab:
         return gitlab_pipeline(blueprint.gitlab, blueprint.gitlab_host, env.name)
     return None
@@ -273,7 +364,7 @@ def _notebook(f: Foundation, blueprint: Blueprint) -> ExperimentNotebook:
     ctx, opts = f.ctx, f.opts
     subnets, security_groups = _network(blueprint)
     notebook_statements = [
-        *_workload_statements(f, write=True),
+        *_workload_statements(f, write=True, logs=("NotebookInstances",)),
         {
             "Sid": "StopOwnNotebookWhenIdle",
             "Effect": "Allow",
@@ -327,7 +418,16 @@ def _training(
     subnets, security_groups = _network(blueprint)
     registry = pipeline = None
     if env is not blueprint.primary_environment:
-        return _Training()
+        # No training here: the registry holds the packages promoted into this environment.
+        if "model_registry" in features:
+            registry = ModelRegistry(
+                ctx.name("models"),
+                ModelRegistryArgs(
+                    group_name=names.own_group, description=f"Models of {ctx.project} promoted into {ctx.environment}"
+                ),
+                opts,
+            )
+        return _Training(registry)
     if "model_registry" in features:
         registry = ModelRegistry(
             ctx.name("models"),
@@ -341,7 +441,8 @@ def _training(
         and registry is not None
     ):
         training_statements = [
-            *_workload_statements(f, write=True),
+            # Pipeline steps are processing and training jobs: SageMaker's account-wide groups.
+            *_workload_statements(f, write=True, logs=("ProcessingJobs", "TrainingJobs")),
             {
                 "Sid": "RunPipelineJobs",
                 "Effect": "Allow",
@@ -495,10 +596,14 @@ def _serving(
         ),
         opts,
     )
-    serving_statements = _workload_statements(f, write=False)
-    if "model_registry" in features and env is not blueprint.primary_environment:
-        serving_statements += _registry_read(f, names)
-    serving_role = _service_role(f, "serving", SAGEMAKER, "Model endpoint", serving_statements)
+    # Its own environment only: the package, its artifacts and image were promoted into it.
+    serving_role = _service_role(
+        f,
+        "serving",
+        SAGEMAKER,
+        "Model endpoint",
+        _workload_statements(f, write=False, logs=(f"Endpoints/{names.endpoint}",)),
+    )
     capture_uri = None
     if realtime and "data_capture" in features and f.artifacts_bucket is not None:
         capture_uri = pulumi.Output.concat("s3://", f.artifacts_bucket.bucket_name, f"/data-capture/{names.endpoint}")
@@ -533,6 +638,7 @@ def _serving(
                 "MLOPS_BP_ENDPOINT": names.endpoint,
             },
             model_package_arn=package,
+            model_digests=dict(deployment.model_digests),
             tags=deployment.tags,
         ),
         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[monitoring])),
@@ -564,12 +670,15 @@ def _serving(
                 }
             ],
         )
-        # The analyzer reads captured traffic and the served package's baseline (in the
-        # primary environment's artifacts, unless this is it) and writes its reports.
-        monitor_statements = _workload_statements(f, write=True)
-        if env is not blueprint.primary_environment:
-            monitor_statements += _registry_read(f, names, image=False)
-        monitor_role = _service_role(f, "monitor", SAGEMAKER, "Data-quality monitoring jobs", monitor_statements)
+        # The analyzer reads captured traffic and the served package's baseline (promoted into
+        # this environment's artifacts with the package) and writes its reports.
+        monitor_role = _service_role(
+            f,
+            "monitor",
+            SAGEMAKER,
+            "Data-quality monitoring jobs",
+            _workload_statements(f, write=True, logs=("ProcessingJobs",)),
+        )
         DataQualityMonitor(
             ctx.name("data-quality"),
             DataQualityMonitorArgs(
@@ -607,10 +716,16 @@ def _serving(
 
 
 def _deploy_on_approval(f: Foundation, blueprint: Blueprint, env: Environment, registry: ModelRegistry | None) -> None:
-    """Level 3: an approved model package starts the repository's deploy pipeline."""
+    """Level 3: an approval in the training registry (primary environment) starts the
+    repository's deploy pipeline, which promotes the package on to the other environments."""
     ctx, opts = f.ctx, f.opts
     trigger = _deploy_trigger(blueprint, env)
-    if "deploy_on_approval" not in blueprint.features or trigger is None or registry is None:
+    if (
+        "deploy_on_approval" not in blueprint.features
+        or trigger is None
+        or registry is None
+        or env is not blueprint.primary_environment
+    ):
         return
     config_key, what = DEPLOY_TOKENS[trigger.slug]
     token = pulumi.Config("mlops-bp").get_secret(config_key)
@@ -650,7 +765,7 @@ def build_sagemaker(
 ) -> dict[str, Any]:
     features = blueprint.features
     names = _Names(ctx, blueprint.primary_environment.name)
-    f = build_foundation(blueprint, ctx, opts)
+    f = build_foundation(blueprint, ctx, opts, promotion_readers(blueprint, env))
     outputs: dict[str, Any] = {"kms_key_arn": f.key.arn, "data_bucket": f.data_bucket.bucket_name}
     if f.artifacts_bucket is not None:
         outputs["artifacts_bucket"] = f.artifacts_bucket.bucket_name
@@ -681,4 +796,6 @@ def build_sagemaker(
     ci = f.attach_ci_identity(blueprint, env, _ci_statements(f, blueprint, env, names))
     if ci is not None:
         outputs["ci_role_arn"] = ci.role_arn
+        if ci.preview_role_arn is not None:
+            outputs["ci_preview_role_arn"] = ci.preview_role_arn
     return outputs

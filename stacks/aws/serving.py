@@ -3,7 +3,7 @@ blue/green updates, data capture and autoscaling) and deploy-on-approval dispatc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -16,6 +16,8 @@ __all__ = [
     "DeployOnApproval",
     "DeployOnApprovalArgs",
     "DeployTrigger",
+    "GITHUB_DEPLOY_WORKFLOW",
+    "MODEL_DIGEST_ENV",
     "ModelEndpoint",
     "ModelEndpointArgs",
     "RealtimeVariant",
@@ -23,6 +25,11 @@ __all__ = [
     "github_dispatch",
     "gitlab_pipeline",
 ]
+
+# The serving container's expected sha256 of its model file (the team's serve.py reads it).
+MODEL_DIGEST_ENV = "MLOPS_BP_MODEL_SHA256"
+# The repository's deploy workflow, which a model approval starts (GitHub workflow_dispatch).
+GITHUB_DEPLOY_WORKFLOW = "deploy.yml"
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,9 @@ class ModelEndpointArgs:
     security_group_ids: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
     model_package_arn: str | None = None
+    # sha256 of each served package's model file, recorded at registration: the container gets
+    # its own as MODEL_DIGEST_ENV and refuses to load a file that differs.
+    model_digests: Mapping[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)  # traceability of the deployed model
 
 
@@ -197,10 +207,13 @@ class ModelEndpoint(CapabilityComponent):
             source = package or args.model_package_arn
             container = {"model_package_name": source} if source else {"image": args.image, "mode": "SingleModel"}
             suffix = "model" if package is None else f"model-{_variant_index(args, package)}"
+            environment = dict(args.environment)
+            if source is not None:
+                environment[MODEL_DIGEST_ENV] = args.model_digests[source]
             self._models[package] = aws.sagemaker.Model(
                 f"{name}-{suffix}",
                 execution_role_arn=args.role_arn,
-                primary_container={**container, "environment": args.environment or None},
+                primary_container={**container, "environment": environment or None},
                 tags=args.tags or None,  # traceability of the deployed model
                 vpc_config=(
                     {"subnets": list(args.subnet_ids), "security_group_ids": list(args.security_group_ids)}
@@ -232,15 +245,13 @@ class DeployTrigger:
     body: str
 
 
-def github_dispatch(repo: str, environment: str) -> DeployTrigger:
-    """GitHub `repository_dispatch` (event `model-approved`), which runs the deploy workflow."""
-    body = (
-        '{"event_type": "model-approved", "client_payload": '
-        '{"model_package_arn": <arn>, "model_version": <version>, '
-        f'"environment": "{environment}"' + "}}"
-    )
+def github_dispatch(repo: str) -> DeployTrigger:
+    """GitHub `workflow_dispatch` of the deploy workflow on main, with the approved package as
+    its input: the token needs only Actions: write (a `repository_dispatch` token would need
+    Contents: write, which can also push code)."""
+    body = '{"ref": "main", "inputs": {"model_package_arn": <arn>}}'
     headers = (("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28"))
-    endpoint = f"https://api.github.com/repos/{repo}/dispatches"
+    endpoint = f"https://api.github.com/repos/{repo}/actions/workflows/{GITHUB_DEPLOY_WORKFLOW}/dispatches"
     return DeployTrigger("github", repo, endpoint, "Authorization", "Bearer ", headers, body)
 
 
@@ -269,7 +280,7 @@ class DeployOnApprovalArgs:
 
 class DeployOnApproval(CapabilityComponent):
     """Model package approved -> EventBridge API destination -> the repository's deploy pipeline
-    (GitHub `repository_dispatch` or a GitLab pipeline). The token lives in the connection's
+    (GitHub `workflow_dispatch` or a GitLab pipeline). The token lives in the connection's
     Secrets Manager secret (EventBridge manages it), set from Pulumi secret config — never in code."""
 
     TYPE = "mlopsbp:aws:DeployOnApproval"

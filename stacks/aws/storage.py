@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..base import CapabilityComponent, policy_document
+from . import policies
 
 __all__ = ["EncryptionKey", "EncryptionKeyArgs", "SecureBucket", "SecureBucketArgs"]
 
@@ -16,6 +17,8 @@ __all__ = ["EncryptionKey", "EncryptionKeyArgs", "SecureBucket", "SecureBucketAr
 class EncryptionKeyArgs:
     description: str
     deletion_window_days: int = 30
+    # Roles of other accounts that decrypt what the key encrypts (the promotion path).
+    readers: tuple[policies.Reader, ...] = ()
 
 
 class EncryptionKey(CapabilityComponent):
@@ -76,6 +79,15 @@ class EncryptionKey(CapabilityComponent):
                             }
                         },
                     },
+                    *(
+                        [
+                            policies.reader_statement(
+                                "PromotionReadersDecrypt", args.readers, ["kms:Decrypt", "kms:DescribeKey"], "*"
+                            )
+                        ]
+                        if args.readers
+                        else []
+                    ),
                 ]
             ),
             opts=self.stateful(),
@@ -92,6 +104,8 @@ class SecureBucketArgs:
     noncurrent_version_days: int
     infrequent_access_days: int
     force_destroy: bool = False
+    # Roles of other accounts that read the objects (the promotion path).
+    readers: tuple[policies.Reader, ...] = ()
 
 
 class SecureBucket(CapabilityComponent):
@@ -182,7 +196,22 @@ class SecureBucket(CapabilityComponent):
                         "Action": "s3:*",
                         "Resource": [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")],
                         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
+                    },
+                    *(
+                        [
+                            policies.reader_statement(
+                                "PromotionReadersList", args.readers, ["s3:ListBucket"], self.bucket.arn
+                            ),
+                            policies.reader_statement(
+                                "PromotionReadersGet",
+                                args.readers,
+                                ["s3:GetObject"],
+                                pulumi.Output.concat(self.bucket.arn, "/*"),
+                            ),
+                        ]
+                        if args.readers
+                        else []
+                    ),
                 ]
             ),
             opts=self.child(),

@@ -24,7 +24,7 @@ def estimate_blueprint(
     envs = [blueprint.environment(environment)] if environment else list(blueprint.environments)
     total = Estimate(region=blueprint.region)
     for env in envs:
-        graph = plan(blueprint, env.name, deployed(blueprint))
+        graph = plan(blueprint, env.name, deployed(blueprint, env.name))
         total.extend(estimate(graph, usage, region=blueprint.region, environment=env.name))
     return total
 

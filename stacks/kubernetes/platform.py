@@ -185,6 +185,8 @@ def build_kubernetes(
     ci_identity = foundation.attach_ci_identity(blueprint, env, b.ci_statements())
     if ci_identity is not None:
         outputs["ci_role_arn"] = ci_identity.role_arn
+        if ci_identity.preview_role_arn is not None:
+            outputs["ci_preview_role_arn"] = ci_identity.preview_role_arn
     has_tracking = "model_registry" in features and artifacts is not None
     common_env = {
         "AWS_REGION": ctx.region,
