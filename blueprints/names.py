@@ -28,6 +28,7 @@ TEMPLATE_DEPENDENCIES = frozenset(
         "flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "blinker",
         "gunicorn", "packaging",
         "joblib", "numpy", "scipy", "threadpoolctl", "scikit-learn", "sklearn",
+        "skops", "prettytable", "wcwidth",
         "pytest", "pluggy", "iniconfig", "ruff",
         "mlops-bp", "mlops_bp", "pulumi", "pulumi-aws", "pulumi_aws", "pulumi-kubernetes", "pulumi_kubernetes",
     }

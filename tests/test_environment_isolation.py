@@ -182,6 +182,13 @@ def test_cross_account_readers_are_exactly_the_other_environments_ci_roles():
     assert set(readers["Action"]) == {"kms:Decrypt", "kms:DescribeKey"}
     repository_policy = json.loads(dev.one("aws:ecr/repositoryPolicy:RepositoryPolicy").inputs["policy"])
     assert [s["Sid"] for s in repository_policy["Statement"]] == ["PromotionReadersPull"]
+    group_policy = dev.one("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy").inputs
+    (describe,) = json.loads(group_policy["resourcePolicy"])["Statement"]
+    assert describe["Sid"] == "PromotionReadersDescribe" and describe["Condition"] == readers["Condition"]
+    assert describe["Resource"][1] == "arn:aws:sagemaker:us-east-1:111111111111:model-package/shop-dev-models/*"
+    bucket = next(r for r in dev.of_type("aws:s3/bucketPolicy:BucketPolicy") if "artifacts" in r.name)
+    sids = [s["Sid"] for s in json.loads(bucket.inputs["policy"])["Statement"]]
+    assert sids == ["DenyInsecureTransport", "PromotionReadersList", "PromotionReadersGet"]
     # In one account, IAM policies are enough: no resource policy lets anyone in.
     same = _graphs(*SAME)["dev"]
     assert "aws:ecr/repositoryPolicy:RepositoryPolicy" not in same.types()

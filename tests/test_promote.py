@@ -3,24 +3,19 @@ archive and images copied into the target environment with every digest checked;
 archive, a changed model file, a tampered layer, an unapproved package or one of another
 registry refused with nothing written into the target.
 
-moto lacks ECR's GetDownloadUrlForLayer (NotImplementedError): the tests answer that one call
-with a URL of a blob server of their own on 127.0.0.1 (a botocore before-call hook); every
-other call goes over HTTP to moto."""
+moto lacks ECR's GetDownloadUrlForLayer: tests/ecr.py answers that one call from a blob server
+on 127.0.0.1; every other call goes over HTTP to moto."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import tarfile
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 from typer.testing import CliRunner
 
 from mlops_bp.blueprints import UserError, save_blueprint
@@ -30,6 +25,7 @@ from mlops_bp.cli.account.session import connect
 from mlops_bp.cli.app import app
 
 from .conftest import make_blueprint
+from .ecr import BlobServer, blob_server, push_image, serve_layer_urls
 from .moto_server import ACCOUNT, REGION
 
 TAG = "0123456789abcdef0123456789abcdef01234567"
@@ -53,46 +49,17 @@ def _archive(model: bytes) -> bytes:
     return buffer.getvalue()
 
 
-@dataclass
-class Blobs:
-    """A blob server on 127.0.0.1 standing in for the presigned S3 URLs of ECR layers."""
-
-    data: dict[str, bytes] = field(default_factory=dict)
-    port: int = 0
-
-    def url(self, digest: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{digest}"
-
-
 @pytest.fixture
-def blobs() -> Iterator[Blobs]:
-    store = Blobs()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            body = store.data.get(self.path.lstrip("/"))
-            self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    store.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield store
-    server.shutdown()
-    server.server_close()
+def blobs() -> Iterator[BlobServer]:
+    with blob_server() as server:
+        yield server
 
 
 @dataclass
 class World:
     """The primary environment after a training run and an approval, and an empty target."""
 
-    blobs: Blobs
+    blobs: BlobServer
     package_arn: str = ""
     image_digest: str = ""
 
@@ -107,50 +74,6 @@ class World:
     @property
     def sagemaker(self):
         return boto3.client("sagemaker", region_name=REGION)
-
-    def push_image(self, repository: str, tag: str) -> str:
-        layer, config = b"layer-bytes " * 1000, b'{"architecture": "amd64"}'
-        for blob in (layer, config):
-            upload = self.ecr.initiate_layer_upload(repositoryName=repository)
-            self.ecr.upload_layer_part(
-                repositoryName=repository,
-                uploadId=upload["uploadId"],
-                partFirstByte=0,
-                partLastByte=len(blob) - 1,
-                layerPartBlob=blob,
-            )
-            digest = "sha256:" + _sha(blob)
-            self.ecr.complete_layer_upload(
-                repositoryName=repository, uploadId=upload["uploadId"], layerDigests=[digest]
-            )
-            self.blobs.data[digest] = blob
-        manifest = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": MANIFEST_TYPE,
-                "config": {
-                    "mediaType": "application/vnd.docker.container.image.v1+json",
-                    "digest": "sha256:" + _sha(config),
-                    "size": len(config),
-                },
-                "layers": [
-                    {
-                        "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        "digest": "sha256:" + _sha(layer),
-                        "size": len(layer),
-                    }
-                ],
-            }
-        )
-        digest = "sha256:" + _sha(manifest.encode())
-        self.ecr.put_image(
-            repositoryName=repository,
-            imageManifest=manifest,
-            imageManifestMediaType=MANIFEST_TYPE,
-            imageTag=tag,
-            imageDigest=digest,
-        )
-        return digest
 
     def register(
         self, model: bytes, *, approve: bool = True, group: str = "shop-dev-models", record: bytes | None = None
@@ -206,7 +129,7 @@ class World:
 
 
 @pytest.fixture
-def world(aws_env, blobs: Blobs) -> World:
+def world(aws_env, blobs: BlobServer) -> World:
     w = World(blobs)
     for repository in ("shop-dev", "shop-staging"):
         w.ecr.create_repository(repositoryName=repository, imageTagMutability="IMMUTABLE")
@@ -214,21 +137,15 @@ def world(aws_env, blobs: Blobs) -> World:
         w.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     for group in ("shop-dev-models", "shop-staging-models", "other-dev-models"):
         w.sagemaker.create_model_package_group(ModelPackageGroupName=group)
-    w.image_digest = w.push_image("shop-dev", TAG)
+    w.image_digest = push_image(w.ecr, blobs, "shop-dev", [TAG])
     w.package_arn = w.register(b"the trained model")
     return w
 
 
-def _aws(blobs: Blobs):
+def _aws(blobs: BlobServer):
     """A session whose ECR client gets layer URLs from the blob server (moto lacks that API)."""
     aws = connect(region=REGION)
-
-    def download_url(params, **_):
-        digest = json.loads(params["body"])["layerDigest"]
-        url = blobs.url(digest)
-        return AWSResponse(url, 200, {}, None), {"downloadUrl": url, "layerDigest": digest}
-
-    aws.client("ecr").meta.events.register("before-call.ecr.GetDownloadUrlForLayer", download_url)
+    serve_layer_urls(aws.client("ecr"), blobs)
     return aws
 
 
@@ -313,7 +230,7 @@ def test_a_package_of_another_registry_or_account_is_refused(world: World) -> No
 
 
 def test_a_tampered_layer_is_refused_before_the_image_is_put(world: World) -> None:
-    layer = next(d for d, b in world.blobs.data.items() if b.startswith(b"layer-bytes"))
+    layer = next(d for d, b in world.blobs.data.items() if b.startswith(b"layerlayer"))
     world.blobs.data[layer] = b"something else"
     with pytest.raises(PromotionRefused, match="does not match its digest"):
         _promote(world)

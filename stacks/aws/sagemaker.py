@@ -431,7 +431,11 @@ def _training(
     if "model_registry" in features:
         registry = ModelRegistry(
             ctx.name("models"),
-            ModelRegistryArgs(group_name=names.registry_group, description=f"Models of {ctx.project}"),
+            ModelRegistryArgs(
+                group_name=names.registry_group,
+                description=f"Models of {ctx.project}",
+                readers=promotion_readers(blueprint, env),
+            ),
             opts,
         )
     if (

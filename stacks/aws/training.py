@@ -10,11 +10,13 @@ from importlib.resources import files
 import pulumi
 import pulumi_aws as aws
 
-from ..base import CapabilityComponent
+from ..base import CapabilityComponent, policy_document
+from . import policies
 
 __all__ = [
     "ExperimentNotebook",
     "ExperimentNotebookArgs",
+    "INTEGRITY_METADATA",
     "ModelRegistry",
     "ModelRegistryArgs",
     "PipelineSchedule",
@@ -84,6 +86,8 @@ class ExperimentNotebook(CapabilityComponent):
 class ModelRegistryArgs:
     group_name: str
     description: str
+    # Roles of other accounts that read the approved packages (the promotion path).
+    readers: tuple[policies.Reader, ...] = ()
 
 
 class ModelRegistry(CapabilityComponent):
@@ -104,6 +108,27 @@ class ModelRegistry(CapabilityComponent):
             model_package_group_description=args.description,
             opts=self.stateful(),
         )
+        if args.readers:
+            region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+            account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+            packages = pulumi.Output.concat(
+                "arn:aws:sagemaker:", region, ":", account, f":model-package/{args.group_name}/*"
+            )
+            aws.sagemaker.ModelPackageGroupPolicy(
+                f"{name}-promotion-readers",
+                model_package_group_name=self.group.model_package_group_name,
+                resource_policy=policy_document(
+                    [
+                        policies.reader_statement(
+                            "PromotionReadersDescribe",
+                            args.readers,
+                            ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+                            [self.group.arn, packages],
+                        )
+                    ]
+                ),
+                opts=self.child(),
+            )
         self.group_name = self.group.model_package_group_name
         self.arn = self.group.arn
         self.register_outputs({"group_name": self.group_name, "arn": self.arn})
@@ -140,6 +165,12 @@ class TrainingPipelineArgs:
 # Where each step's container reads and writes (the repo's entry points take these as arguments).
 PROCESSING_ROOT = "/opt/ml/processing"
 JSON = "application/json"
+# The Evaluate step's evaluation.json, which the condition and the registration read.
+EVALUATION_REPORT = "EvaluationReport"
+# Customer metadata of each registered package -> where evaluation.json holds its value: the
+# sha256 of the model.tar.gz Evaluate was given and of the model file inside. Promotion and
+# serving check artifacts against these; the key names are a contract (`mlops-bp promote`).
+INTEGRITY_METADATA = {"ArchiveSha256": "integrity.archive_sha256", "ModelSha256": "integrity.model_sha256"}
 
 
 def _get(path: str) -> dict[str, str]:
@@ -152,6 +183,11 @@ def _join(*values: object) -> dict[str, object]:
 
 def _output_uri(step: str, output: str) -> dict[str, str]:
     return _get(f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri")
+
+
+def _evaluation(path: str) -> dict[str, object]:
+    """A value of the Evaluate step's evaluation.json (the SageMaker SDK's JsonGet.expr)."""
+    return {"Std:JsonGet": {"PropertyFile": _get(f"Steps.Evaluate.PropertyFiles.{EVALUATION_REPORT}"), "Path": path}}
 
 
 class _Steps:
@@ -297,6 +333,11 @@ class _Steps:
                     "ModelDataQuality": baseline,
                 },
                 "DriftCheckBaselines": {"ModelDataQuality": baseline},
+                # Values may be pipeline variables: the SageMaker Python SDK (aws/sagemaker-python-sdk
+                # a248126) types customer_metadata_properties as dict[str, str] or
+                # dict[str, PipelineVariable] (sagemaker-serve/src/sagemaker/serve/model_builder.py),
+                # and JsonGet is a PipelineVariable (sagemaker-core/src/sagemaker/core/workflow/functions.py).
+                "CustomerMetadataProperties": {key: _evaluation(path) for key, path in INTEGRITY_METADATA.items()},
             },
         }
 
@@ -320,7 +361,7 @@ def pipeline_definition(args: TrainingPipelineArgs) -> pulumi.Output[str]:
         "evaluate",
         {"model": model_uri, "test": _output_uri("Preprocess", "test")},
         ("evaluation",),
-        [{"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}],
+        [{"PropertyFileName": EVALUATION_REPORT, "OutputName": "evaluation", "FilePath": "evaluation.json"}],
     )
     register = steps.register(
         "RegisterModel", model_uri, _output_uri("Preprocess", "baseline"), _output_uri("Evaluate", "evaluation")
@@ -332,12 +373,7 @@ def pipeline_definition(args: TrainingPipelineArgs) -> pulumi.Output[str]:
             "Conditions": [
                 {
                     "Type": "GreaterThanOrEqualTo",
-                    "LeftValue": {
-                        "Std:JsonGet": {
-                            "PropertyFile": _get("Steps.Evaluate.PropertyFiles.EvaluationReport"),
-                            "Path": f"metrics.{args.metric_name}",
-                        }
-                    },
+                    "LeftValue": _evaluation(f"metrics.{args.metric_name}"),
                     "RightValue": args.metric_threshold,
                 }
             ],

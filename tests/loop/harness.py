@@ -6,7 +6,8 @@ syncs inputs and outputs with S3 (a moto server) at the definition's own URIs, r
 step's entry point from the generated repo (the definition's ContainerEntrypoint, or the
 training image's ENTRYPOINT from train.Dockerfile through the repo's console scripts), packs
 `/opt/ml/model` into `model.tar.gz` as SageMaker does, evaluates the condition on the
-PropertyFile, and registers the model package the RegisterModel step describes. Names, paths
+PropertyFile, and registers the model package the RegisterModel step describes (its arguments'
+Std:JsonGet values, such as the customer metadata, read from the PropertyFile). Names, paths
 and URIs all come from the definition and the repo; none is restated here.
 """
 
@@ -47,6 +48,7 @@ class PipelineRun:
     model_artifacts: dict[str, str] = field(default_factory=dict)
     property_files: dict[str, dict[str, Any]] = field(default_factory=dict)
     registered: list[dict[str, Any]] = field(default_factory=list)
+    described: list[dict[str, Any]] = field(default_factory=list)
     failed: str | None = None
     log: list[str] = field(default_factory=list)
 
@@ -205,7 +207,12 @@ class PipelineRun:
     def register(self, step: dict[str, Any]) -> None:
         request = self.value(step["Arguments"])
         if self.sagemaker is not None:
-            request["ModelPackageArn"] = self.sagemaker.create_model_package(**request)["ModelPackageArn"]
+            arn = self.sagemaker.create_model_package(**request)["ModelPackageArn"]
+            request["ModelPackageArn"] = arn
+            # The package as the registry holds it right after registration: moto keeps its
+            # CustomerMetadataProperties, but its update_model_package (the approval) replaces them
+            # with the update's own, none, where SageMaker adds the update's to them.
+            self.described.append(self.sagemaker.describe_model_package(ModelPackageName=arn))
         self.registered.append(request)
 
     def step(self, step: dict[str, Any]) -> None:

@@ -1,19 +1,20 @@
 """The SageMaker loop, seam by seam, on a generated level-4 repo and its captured graphs.
 
 pipeline (preprocess -> train -> evaluate -> condition -> register, run by tests/loop/harness.py
-on S3 of a moto server) -> approval -> deploy config (the repo's infra/deploy_config.py against
-moto) -> the stack that deploy pins (plan) -> serving (the repo's entry point on the packed
-model) -> data capture -> drift post-processor (the script the stack uploads) -> the metric the
+on S3 of a moto server) -> approval -> promotion into prod (`mlops-bp promote`) -> deploy config
+(the repo's infra/deploy_config.py against moto) -> the stack that deploy pins (plan) -> serving
+(the repo's entry point on the model copied into prod, its digest checked) -> data capture -> drift post-processor (the script the stack uploads) -> the metric the
 drift alarm reads. Every name and path comes from the graphs and the repo.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import http.client
 import json
 import os
 import posixpath
+import re
 import socket
 import subprocess
 import sys
@@ -24,13 +25,17 @@ import urllib.request
 from pathlib import Path
 
 import boto3
+import botocore.session
 import pytest
 
+from mlops_bp.cli.account.promote import Promotion, promote
+from mlops_bp.cli.account.session import Aws, retry_config
 from mlops_bp.stacks.context import Deployment
 from mlops_bp.stacks.plan import plan
 from mlops_bp.templates.render import render_tree
 
 from ..conftest import make_blueprint
+from ..ecr import blob_server, push_image, serve_layer_urls
 from ..graphs import graph
 from ..moto_server import stop, wait_until_ready
 from .harness import PipelineRun, split_s3
@@ -57,7 +62,7 @@ def aws(moto_server):
     def client(name: str):
         return session.client(name, endpoint_url=moto_server.url)
 
-    return {"env": env, "client": client}
+    return {"env": env, "client": client, "session": session}
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +138,45 @@ def test_the_pipeline_trains_evaluates_and_registers(runs, aws, level):
     assert report["metrics"]["accuracy"] >= 0.8
 
 
+def _aws_pattern(shape) -> re.Pattern:
+    """A botocore string shape's pattern as a Python regex for ASCII text: \\p{L}, \\p{N} and
+    \\p{Z} narrowed to ASCII letters, digits and the space (what matches the narrowed pattern
+    matches AWS's), and the trailing `${min,max}` dropped (the shape's min and max say it)."""
+    pattern = re.sub(r"\$\{\d+,\d+\}$", "", shape.metadata["pattern"])
+    for unicode_class, ascii_range in (("\\p{L}", "A-Za-z"), ("\\p{N}", "0-9"), ("\\p{Z}", " ")):
+        pattern = pattern.replace(unicode_class, ascii_range)
+    return re.compile(pattern)
+
+
+def _valid(shape, text: str) -> bool:
+    length = shape.metadata.get("min", 0) <= len(text) <= shape.metadata.get("max", len(text))
+    return length and _aws_pattern(shape).fullmatch(text) is not None
+
+
+@pytest.mark.parametrize("level", [2, 4])
+def test_the_package_records_the_digests_of_the_model_it_registered(runs, aws, level, tmp_path):
+    """ArchiveSha256 and ModelSha256, which promotion and serving check artifacts against, are
+    the digests of the registered model.tar.gz in S3 and of the model file inside it."""
+    run = runs[level]
+    (described,) = run.described
+    bucket, key = split_s3(run.registered[0]["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+    archive = tmp_path / "model.tar.gz"
+    aws["client"]("s3").download_file(bucket, key, str(archive))
+    with tarfile.open(archive) as tar:
+        model_file = tar.extractfile("model.skops").read()
+    assert described["CustomerMetadataProperties"] == {
+        "ArchiveSha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
+        "ModelSha256": hashlib.sha256(model_file).hexdigest(),
+    }
+    # moto stores them unchecked: the keys and values must pass CreateModelPackage's own checks.
+    request = botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateModelPackage")
+    metadata = request.input_shape.members["CustomerMetadataProperties"]
+    assert metadata.metadata["min"] <= len(described["CustomerMetadataProperties"]) <= metadata.metadata["max"]
+    for name, value in described["CustomerMetadataProperties"].items():
+        assert _valid(metadata.key, name), name
+        assert _valid(metadata.value, value), value
+
+
 def test_the_dataset_is_where_dvc_pushes_it(repo):
     """`make data` writes the file DVC tracks; a version-aware remote at the data bucket's root
     keeps its path; the pipeline's default input is that object."""
@@ -142,24 +186,6 @@ def test_the_dataset_is_where_dvc_pushes_it(repo):
     _, key = split_s3({p["Name"]: p.get("DefaultValue") for p in _definition(4)["Parameters"]}["InputDataUri"])
     assert key == path
     assert "version_aware true" in makefile and "s3://$$(pulumi stack output data_bucket" in makefile
-
-
-def _images(aws, repository: str, tags: list[str]) -> None:
-    ecr = aws["client"]("ecr")
-    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
-        ecr.create_repository(repositoryName=repository)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "digest": "sha256:" + "a" * 64,
-            "size": 1,
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-        },
-        "layers": [],
-    }
-    for tag in tags:
-        ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
 
 def _deploy_config(repo: Path, aws, *args: str, image_tag: str = IMAGE_TAG) -> subprocess.CompletedProcess:
@@ -175,37 +201,77 @@ def _deploy_config(repo: Path, aws, *args: str, image_tag: str = IMAGE_TAG) -> s
 
 
 @pytest.fixture(scope="module")
-def approved(runs, aws, repo) -> dict[str, str]:
-    """The level-4 model approved, the commit's images pushed, and the deploy's pinned config."""
-    sagemaker = aws["client"]("sagemaker")
+def blobs():
+    with blob_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def promoted(runs, aws, blobs) -> Promotion:
+    """The level-4 model approved in the primary (dev), the commit's images pushed there, and
+    `mlops-bp promote` copying both into prod's own repository, bucket and registry (which
+    prod's day-one stack created: names from its graph)."""
+    sagemaker, ecr, s3 = aws["client"]("sagemaker"), aws["client"]("ecr"), aws["client"]("s3")
     arn = runs[4].registered[0]["ModelPackageArn"]
-    repository = graph(4, "dev").one("aws:ecr/repository:Repository").inputs["name"]
-    _images(aws, repository, [IMAGE_TAG, f"train-{IMAGE_TAG}"])
-    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
-    done = _deploy_config(repo, aws, "--model-package-arn", arn)
+    dev_repository = graph(4, "dev").one("aws:ecr/repository:Repository").inputs["name"]
+    ecr.create_repository(repositoryName=dev_repository)
+    push_image(ecr, blobs, dev_repository, [IMAGE_TAG, f"train-{IMAGE_TAG}"])
+    # moto's UpdateModelPackage drops CustomerMetadataProperties it is not given (SageMaker
+    # keeps them): the approval gives them again.
+    sagemaker.update_model_package(
+        ModelPackageArn=arn,
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties=runs[4].described[0]["CustomerMetadataProperties"],
+    )
+    prod = graph(4, "prod")
+    ecr.create_repository(repositoryName=prod.one("aws:ecr/repository:Repository").inputs["name"])
+    group = prod.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup").inputs["modelPackageGroupName"]
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    bucket = prod.outputs["artifacts_bucket"]
+    s3.create_bucket(Bucket=bucket)
+    session = Aws(aws["session"], REGION, retry_config(), endpoint_url=aws["env"]["AWS_ENDPOINT_URL"])
+    serve_layer_urls(session.client("ecr"), blobs)
+    return promote(
+        session, make_blueprint(4), to="prod", image_tag=IMAGE_TAG, model_package_arn=arn, artifacts_bucket=bucket
+    )
+
+
+@pytest.fixture(scope="module")
+def approved(promoted, aws, repo) -> dict[str, str]:
+    """The deploy's pinned config for prod: the promoted package, checked by the repo's
+    infra/deploy_config.py against prod's registry."""
+    done = _deploy_config(repo, aws, "--model-package-arn", promoted.model_package_arn)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
-def test_the_deploy_pins_the_approved_package_and_its_baseline(approved, runs):
-    registered = runs[4].registered[0]
-    assert approved["modelPackageArn"] == registered["ModelPackageArn"]
+def test_promotion_carries_the_registered_digests_into_prod(promoted, runs):
+    registered = runs[4].described[0]
+    assert promoted.source_package_arn == registered["ModelPackageArn"]
+    assert ":model-package/fraud-detect-prod-models/" in promoted.model_package_arn
+    assert promoted.model_sha256 == registered["CustomerMetadataProperties"]["ModelSha256"]
+
+
+def test_the_deploy_pins_the_promoted_package_its_digest_and_baseline(approved, promoted, aws):
+    described = aws["client"]("sagemaker").describe_model_package(ModelPackageName=promoted.model_package_arn)
+    assert approved["modelPackageArn"] == promoted.model_package_arn
     assert approved["imageTag"] == IMAGE_TAG
-    statistics = registered["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"]
+    assert json.loads(approved["modelDigests"]) == {promoted.model_package_arn: promoted.model_sha256}
+    statistics = described["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"]
     assert approved["baselineUri"] == posixpath.dirname(statistics)
+    assert approved["baselineUri"].startswith(f"s3://{graph(4, 'prod').outputs['artifacts_bucket']}/promoted/")
 
 
 def test_the_deploy_refuses_what_it_must_not_serve(approved, runs, aws, repo):
     sagemaker = aws["client"]("sagemaker")
-    group = runs[4].registered[0]["ModelPackageGroupName"]
-    pending = runs[2].registered[0]["ModelPackageArn"]  # registered, never approved
-    done = _deploy_config(repo, aws, "--model-package-arn", pending)
-    assert done.returncode == 1 and "not Approved" in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr
+    # The primary's approved package itself: prod serves only what was promoted into it.
+    done = _deploy_config(repo, aws, "--model-package-arn", runs[4].registered[0]["ModelPackageArn"])
+    assert done.returncode == 1 and "not in this environment's registry fraud-detect-prod-models" in done.stderr
+    assert "mlops-bp promote" in done.stderr and "Traceback" not in done.stderr
     other = sagemaker.create_model_package_group(ModelPackageGroupName="someone-else-models")["ModelPackageGroupArn"]
     foreign = other.replace(":model-package-group/", ":model-package/") + "/1"
     done = _deploy_config(repo, aws, "--model-package-arn", foreign)
-    assert done.returncode == 1 and f"not in this project's registry {group}" in done.stderr
+    assert done.returncode == 1 and "not in this environment's registry" in done.stderr
     done = _deploy_config(repo, aws, image_tag="f" * 40)  # a commit CI never pushed
     assert done.returncode == 1 and "is not in the registry" in done.stderr
 
@@ -219,6 +285,7 @@ def prod(approved):
         model_package_arn=approved["modelPackageArn"],
         image_tag=approved["imageTag"],
         baseline_uri=approved["baselineUri"],
+        model_digests=tuple(json.loads(approved["modelDigests"]).items()),
     )
     return plan(make_blueprint(4), "prod", deployment)
 
@@ -226,6 +293,8 @@ def prod(approved):
 def test_the_deployed_stack_serves_the_package_and_monitors_its_baseline(prod, approved):
     model = prod.one("aws:sagemaker/model:Model")
     assert model.inputs["primaryContainer"]["modelPackageName"] == approved["modelPackageArn"]
+    digest = json.loads(approved["modelDigests"])[approved["modelPackageArn"]]
+    assert model.inputs["primaryContainer"]["environment"]["MLOPS_BP_MODEL_SHA256"] == digest
     job = prod.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs
     statistics = job["dataQualityBaselineConfig"]["statisticsResource"]["s3Uri"]
     assert statistics == f"{approved['baselineUri']}/statistics.json"
@@ -247,11 +316,14 @@ def _request(url: str, body: bytes | None = None, content_type: str = "applicati
 
 
 @pytest.fixture(scope="module")
-def endpoint(runs, aws, repo, tmp_path_factory):
-    """The serving image's entry point on the registered model, as SageMaker starts it: the
-    archive extracted to /opt/ml/model, the argument `serve`."""
-    registered = runs[4].registered[0]
-    bucket, key = split_s3(registered["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+def endpoint(promoted, prod, aws, repo, tmp_path_factory):
+    """The serving image's entry point on the model promoted into prod, as SageMaker starts it
+    for prod's stack: the archive extracted to /opt/ml/model, the argument `serve`, the model's
+    environment from the graph (the recorded digest among it)."""
+    package = aws["client"]("sagemaker").describe_model_package(ModelPackageName=promoted.model_package_arn)
+    bucket, key = split_s3(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+    assert bucket == prod.outputs["artifacts_bucket"]  # prod loads only what was copied into prod
+    model_environment = prod.one("aws:sagemaker/model:Model").inputs["primaryContainer"]["environment"]
     root = tmp_path_factory.mktemp("endpoint")
     archive = root / "model.tar.gz"
     aws["client"]("s3").download_file(bucket, key, str(archive))
@@ -268,6 +340,7 @@ def endpoint(runs, aws, repo, tmp_path_factory):
             **aws["env"],
             "PYTHONPATH": str(repo / "src"),
             "MODEL_DIR": str(model_dir),
+            **model_environment,
             "SAGEMAKER_BIND_TO_PORT": str(port),
             "HOME": str(root),
         },
@@ -294,6 +367,7 @@ def _test_rows(run: PipelineRun) -> list[list[float]]:
 
 
 def test_the_endpoint_serves_the_registered_model(endpoint, runs):
+    """It serves, so the model file passed the check against the digest of the registration."""
     rows = _test_rows(runs[4])[:5]
     status, body = _request(f"{endpoint}/invocations", json.dumps({"instances": rows}).encode())
     assert status == 200 and len(json.loads(body)["predictions"]) == 5

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -35,8 +36,18 @@ def test_set(tmp_path) -> Dataset:
 def test_writes_the_metrics_the_pipeline_condition_reads(tmp_path, model_archive, test_set):
     assert _run(tmp_path, model_archive.parent) == 0
     report = _report(tmp_path)
-    assert set(report) == {"metrics"} and set(report["metrics"]) == METRICS
+    assert set(report) == {"metrics", "integrity"} and set(report["metrics"]) == METRICS
     assert report["metrics"][METRIC_NAME] >= METRIC_THRESHOLD
+
+
+def test_records_the_digests_of_the_archive_and_of_its_model_file(
+    tmp_path, model_archive, model_dir, test_set
+) -> None:
+    assert _run(tmp_path, model_archive.parent) == 0
+    assert _report(tmp_path)["integrity"] == {
+        "archive_sha256": hashlib.sha256(model_archive.read_bytes()).hexdigest(),
+        "model_sha256": hashlib.sha256((model_dir / "model.skops").read_bytes()).hexdigest(),
+    }
 
 
 def test_a_weak_model_still_exits_0(tmp_path, model_archive) -> None:
@@ -62,11 +73,11 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, target: str = "") -> tarfi
 @pytest.mark.parametrize(
     "member",
     [
-        pytest.param(_member("/tmp/model.joblib"), id="absolute path"),
-        pytest.param(_member("../model.joblib"), id="parent folder"),
-        pytest.param(_member("a/../../model.joblib"), id="parent folder inside"),
-        pytest.param(_member("model.joblib", tarfile.SYMTYPE, "/etc/passwd"), id="symlink"),
-        pytest.param(_member("model.joblib", tarfile.LNKTYPE, "metadata.json"), id="hard link"),
+        pytest.param(_member("/tmp/model.skops"), id="absolute path"),
+        pytest.param(_member("../model.skops"), id="parent folder"),
+        pytest.param(_member("a/../../model.skops"), id="parent folder inside"),
+        pytest.param(_member("model.skops", tarfile.SYMTYPE, "/etc/passwd"), id="symlink"),
+        pytest.param(_member("model.skops", tarfile.LNKTYPE, "metadata.json"), id="hard link"),
         pytest.param(_member("fifo", tarfile.FIFOTYPE), id="fifo"),
     ],
 )
@@ -75,7 +86,7 @@ def test_unsafe_archives_are_refused(tmp_path, test_set, capsys, member) -> None
     assert _run(tmp_path) == 1
     assert "refusing to extract" in capsys.readouterr().err
     assert not (tmp_path / "evaluation").exists()
-    assert not (tmp_path / "model.joblib").exists()
+    assert not (tmp_path / "model.skops").exists()
 
 
 @pytest.mark.parametrize(

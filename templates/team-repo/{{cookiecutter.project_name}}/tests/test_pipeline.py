@@ -8,7 +8,7 @@ import json
 
 from {{ cookiecutter.package_name }}.config import METRIC_NAME, METRIC_THRESHOLD
 from {{ cookiecutter.package_name }}.data import load_csv
-from {{ cookiecutter.package_name }}.model_io import load_model
+from {{ cookiecutter.package_name }}.model_io import MODEL_FILE, file_sha256, load_model
 from {{ cookiecutter.package_name }}.serve import create_app
 
 
@@ -36,8 +36,16 @@ def test_the_evaluation_report_has_what_the_condition_step_reads(pipeline) -> No
     assert report["metrics"][METRIC_NAME] >= METRIC_THRESHOLD
 
 
+def test_the_served_model_has_the_digest_the_evaluation_recorded(pipeline, monkeypatch) -> None:
+    report = json.loads((pipeline.processing / "evaluation" / "evaluation.json").read_text())
+    recorded = report["integrity"]["model_sha256"]
+    assert file_sha256(pipeline.served / MODEL_FILE) == recorded
+    monkeypatch.setenv("MLOPS_BP_MODEL_SHA256", recorded)
+    assert create_app(pipeline.served).test_client().get("/ping").status_code == 200
+
+
 def test_the_endpoint_serves_the_unpacked_model(pipeline) -> None:
-    assert sorted(p.name for p in pipeline.served.iterdir()) == ["metadata.json", "model.joblib"]
+    assert sorted(p.name for p in pipeline.served.iterdir()) == ["metadata.json", "model.skops"]
     client = create_app(pipeline.served).test_client()
     assert client.get("/ping").status_code == 200
     rows = load_csv(pipeline.processing / "test" / "test.csv").features[:5].tolist()

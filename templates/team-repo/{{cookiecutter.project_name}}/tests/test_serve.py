@@ -4,12 +4,14 @@ import io
 import json
 
 import pytest
+import skops.io
 
 from {{ cookiecutter.package_name }}.config import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_REQUEST_ROWS,
 )
 from {{ cookiecutter.package_name }}.data import load_dataset
+from {{ cookiecutter.package_name }}.model_io import MODEL_FILE, file_sha256
 from {{ cookiecutter.package_name }}.serve import create_app
 
 {%- if cookiecutter.level|int >= 2 %}
@@ -43,6 +45,30 @@ def test_ping_is_ok_with_a_model(client) -> None:
 def test_ping_is_unavailable_without_a_model(tmp_path) -> None:
     response = create_app(tmp_path).test_client().get("/ping")
     assert response.status_code == 503
+
+
+def test_the_model_with_the_expected_digest_is_served(model_dir, monkeypatch) -> None:
+    monkeypatch.setenv("MLOPS_BP_MODEL_SHA256", file_sha256(model_dir / MODEL_FILE))
+    client = create_app(model_dir).test_client()
+    assert client.get("/ping").status_code == 200
+    assert client.post("/invocations", json={"instances": _rows(2)}).status_code == 200
+
+
+def test_a_model_with_another_digest_is_never_served(model_dir, monkeypatch, capsys) -> None:
+    def never(*args, **kwargs):
+        raise AssertionError("the app deserialised a model that failed its digest check")
+
+    monkeypatch.setattr(skops.io, "load", never)
+    monkeypatch.setattr(skops.io, "loads", never)
+    monkeypatch.setenv("MLOPS_BP_MODEL_SHA256", "0" * 64)
+    client = create_app(model_dir).test_client()
+    for _ in range(3):
+        response = client.get("/ping")
+        assert response.status_code == 503
+        assert "differs from the expected 000000000000" in response.get_json()["error"]
+    assert client.post("/invocations", json={"instances": _rows(1)}).status_code == 503
+    logged = capsys.readouterr().err.splitlines()
+    assert len(logged) == 1 and "not serving the model" in logged[0]  # once, on one line
 
 
 def test_json_invocation_returns_one_prediction_per_row(client) -> None:

@@ -11,6 +11,8 @@ METRIC_THRESHOLD = {{ cookiecutter.metric_threshold }}
 RANDOM_STATE = 42
 TEST_SIZE = 0.2
 SERVING_PORT = 8080
+# The expected sha256 of the served model file (set by mlops-bp's stack on SageMaker models).
+MODEL_DIGEST_VARIABLE = "MLOPS_BP_MODEL_SHA256"
 # Requests above these sizes are refused with 413 (MAX_REQUEST_BYTES, MAX_REQUEST_ROWS).
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 DEFAULT_MAX_REQUEST_ROWS = 1000
@@ -23,6 +25,12 @@ DRIFT_THRESHOLD = {{ cookiecutter.drift_threshold }}
 def model_dir() -> Path:
     """Where the model is saved and loaded: MODEL_DIR, else /opt/ml/model (SageMaker's path)."""
     return Path(os.environ.get("MODEL_DIR") or "/opt/ml/model")
+
+
+def expected_model_sha256() -> str | None:
+    """The sha256 the model file must have: MLOPS_BP_MODEL_SHA256, which the stack sets on a
+    SageMaker model from its package's registration; None (no check) when unset."""
+    return os.environ.get(MODEL_DIGEST_VARIABLE) or None
 
 
 def max_request_bytes() -> int:

@@ -5,9 +5,10 @@ The training pipeline's Evaluate step, a SageMaker Processing job, runs
 `python -m {{ cookiecutter.package_name }}.evaluate` with the arguments
 `--model DIR --test DIR --output DIR` (or `--evaluation DIR`). It unpacks <model>/model.tar.gz
 (packed as a training job packs its model folder), scores the model on the CSV files under
-<test> and writes <output>/evaluation.json, `{"metrics": {...}}`, whose `metrics.<name>` the
-pipeline's condition step compares with the threshold. It exits 0 whatever the score, and 1 on
-bad input.
+<test> and writes <output>/evaluation.json: `metrics`, whose `metrics.<name>` the pipeline's
+condition step compares with the threshold, and `integrity`, the sha256 of the model.tar.gz it was
+given (`archive_sha256`) and of the model file inside (`model_sha256`), which the RegisterModel
+step records on the model package. It exits 0 whatever the score, and 1 on bad input.
 {% endif %}"""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import Any
 {% endif %}
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.pipeline import Pipeline
@@ -27,7 +29,7 @@ from .config import METRIC_NAME, METRIC_THRESHOLD
 {%- if cookiecutter.level|int >= 2 %}
 from .container import one_line, report_failure
 from .data import Dataset, load_csv_dir, write_text_atomically
-from .model_io import LoadedModel, load_model
+from .model_io import MODEL_FILE, LoadedModel, file_sha256, load_model
 
 MODEL_ARCHIVE = "model.tar.gz"
 REPORT_FILE = "evaluation.json"
@@ -81,23 +83,28 @@ def load_model_archive(archive: Path, destination: Path) -> LoadedModel:
         raise ValueError(f"{archive}: not a readable tar.gz archive ({exc})") from None
     try:
         return load_model(destination)
-    except Exception as exc:  # a missing file, or one of the many ways unpickling fails
+    except Exception as exc:  # a missing file, untrusted types, or a file skops cannot read
         raise ValueError(f"{archive}: cannot load the model ({one_line(exc)})") from None
 
 
-def evaluate_archive(model_dir: Path, test_dir: Path) -> dict[str, float]:
-    """The metrics of the model packed in <model_dir>/model.tar.gz on the files under test_dir."""
+def evaluate_archive(model_dir: Path, test_dir: Path) -> dict[str, Any]:
+    """The evaluation report of the model packed in <model_dir>/model.tar.gz on the files under
+    test_dir: its metrics, and the digests of the archive and of the model file it holds."""
     archive = Path(model_dir) / MODEL_ARCHIVE
     if not archive.is_file():
         raise ValueError(f"{model_dir}: no {MODEL_ARCHIVE}")
     test = load_csv_dir(test_dir)
     with tempfile.TemporaryDirectory() as unpacked:
         loaded = load_model_archive(archive, Path(unpacked))
+        integrity = {
+            "archive_sha256": file_sha256(archive),
+            "model_sha256": file_sha256(Path(unpacked) / MODEL_FILE),
+        }
     if list(test.feature_names) != loaded.metadata.get("feature_names"):
         raise ValueError(
             f"{test_dir}: the feature columns differ from those the model was trained on"
         )
-    return evaluate(loaded.model, test)
+    return {"metrics": evaluate(loaded.model, test), "integrity": integrity}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,12 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        metrics = evaluate_archive(args.model, args.test)
-        report = json.dumps({"metrics": metrics}, indent=2, sort_keys=True) + "\n"
-        write_text_atomically(args.output / REPORT_FILE, report)
+        report = evaluate_archive(args.model, args.test)
+        text = json.dumps(report, indent=2, sort_keys=True) + "\n"
+        write_text_atomically(args.output / REPORT_FILE, text)
     except (ValueError, OSError) as exc:
         return report_failure("evaluate", exc)
-    for name, value in sorted(metrics.items()):
+    for name, value in sorted(report["metrics"].items()):
         print(f"{name}={value:.4f}")
     return 0
 

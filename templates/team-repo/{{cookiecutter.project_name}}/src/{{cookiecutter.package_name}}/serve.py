@@ -2,7 +2,9 @@
 SageMaker and on Kubernetes: `GET /ping` answers 200 once the model is loaded, and
 `POST /invocations` takes JSON (`{"instances": [[...], ...]}`) or CSV rows of features.
 Bodies above MAX_REQUEST_BYTES (1 MiB) or MAX_REQUEST_ROWS (1000 rows) get a 413, anything
-else the model cannot use a 400 with a JSON `error`.
+else the model cannot use a 400 with a JSON `error`. With MLOPS_BP_MODEL_SHA256 set (the sha256
+of model.skops recorded when the model was registered), a model file with another digest is
+never loaded: the app logs why once and `/ping` stays 503, so it never takes traffic.
 {%- if cookiecutter.level|int >= 4 %}
 It also emits the metrics drift monitoring needs (see monitoring.py).
 {%- endif %}
@@ -25,9 +27,15 @@ from typing import Any, NoReturn
 import numpy as np
 from flask import Flask, Response, jsonify, request
 
-from .config import SERVING_PORT, max_request_bytes, max_request_rows, model_dir
+from .config import (
+    SERVING_PORT,
+    expected_model_sha256,
+    max_request_bytes,
+    max_request_rows,
+    model_dir,
+)
 from .features import FeatureError, to_matrix
-from .model_io import LoadedModel, ModelNotFoundError, load_model
+from .model_io import LoadedModel, ModelIntegrityError, ModelNotFoundError, load_model
 {%- if cookiecutter.level|int >= 4 %}
 from .monitoring import ModelMonitor
 {%- endif %}
@@ -44,21 +52,31 @@ class RequestRejected(Exception):
 
 
 class _ModelHolder:
-    """Loads the model on first use, so the server starts even before the model is there."""
+    """Loads the model on first use, so the server starts even before the model is there; a
+    model file that fails the integrity check is refused for good."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, expected_sha256: str | None) -> None:
         self.directory = directory
+        self.expected_sha256 = expected_sha256
+        self.refused: str | None = None
         self._loaded: LoadedModel | None = None
         self._lock = Lock()
 
     def get(self) -> LoadedModel | None:
         with self._lock:
-            if self._loaded is None:
+            if self._loaded is None and self.refused is None:
                 try:
-                    self._loaded = load_model(self.directory)
+                    self._loaded = load_model(self.directory, self.expected_sha256)
                 except ModelNotFoundError:
                     return None
+                except ModelIntegrityError as exc:
+                    self.refused = str(exc)
+                    print(f"serve: not serving the model: {exc}", file=sys.stderr, flush=True)
             return self._loaded
+
+    def unavailable(self) -> str:
+        """Why there is no model to serve."""
+        return self.refused or f"no model in {self.directory}"
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -133,7 +151,7 @@ def create_app(directory: Path | None = None) -> Flask:
     app = Flask(__name__)
     max_bytes, max_rows = max_request_bytes(), max_request_rows()
     app.config["MAX_CONTENT_LENGTH"] = max_bytes + 1  # where reading a chunked body stops
-    holder = _ModelHolder(Path(directory) if directory else model_dir())
+    holder = _ModelHolder(Path(directory) if directory else model_dir(), expected_model_sha256())
 {%- if cookiecutter.level|int >= 4 %}
     monitors: dict[str, ModelMonitor] = {}
 
@@ -146,14 +164,14 @@ def create_app(directory: Path | None = None) -> Flask:
     @app.get("/ping")
     def ping() -> tuple[Response, int]:
         if holder.get() is None:
-            return _error(503, f"no model in {holder.directory}")
+            return _error(503, holder.unavailable())
         return jsonify({"status": "ok"}), 200
 
     @app.post("/invocations")
     def invocations() -> tuple[Response, int]:
         loaded = holder.get()
         if loaded is None:
-            return _error(503, f"no model in {holder.directory}")
+            return _error(503, holder.unavailable())
 {%- if cookiecutter.level|int >= 4 %}
         started = time.perf_counter()
 {%- endif %}
@@ -187,7 +205,7 @@ def create_app(directory: Path | None = None) -> Flask:
     def metrics() -> tuple[Response, int]:
         loaded = holder.get()
         if loaded is None:
-            return _error(503, f"no model in {holder.directory}")
+            return _error(503, holder.unavailable())
         text = monitor_of(loaded).prometheus_text()
         return Response(text, mimetype="text/plain; version=0.0.4"), 200
 {%- endif %}
