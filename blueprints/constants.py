@@ -1,5 +1,7 @@
 """Names and versions of the spec (no pydantic here: the CLI's startup path imports them)."""
 
+from dataclasses import dataclass
+
 __all__ = [
     "BLUEPRINT_FILENAME",
     "MODEL_DIGEST_KEY",
@@ -8,6 +10,7 @@ __all__ = [
     "ARCHIVE_DIGEST_KEY",
     "SCHEMA_FILENAME",
     "SPEC_VERSION",
+    "StateKeys",
     "image_repository",
     "model_package_group",
     "secrets_alias",
@@ -45,3 +48,41 @@ def image_repository(project: str, environment: str) -> str:
     """The ECR repository of an environment: CI pushes to the primary's, promotion copies into
     the others'."""
     return f"{project}-{environment}"
+
+
+@dataclass(frozen=True)
+class StateKeys:
+    """The object ARNs of one stack in a Pulumi DIY S3 backend (pkg/backend/diy):
+    .pulumi/stacks/<project>/<stack>.json, .pulumi/history/<project>/<stack>/,
+    .pulumi/backups/<project>/<stack>/, .pulumi/locks/organization/<project>/<stack>/."""
+
+    bucket: str
+    project: str
+    stack: str
+
+    @property
+    def _root(self) -> str:
+        return f"arn:aws:s3:::{self.bucket}/.pulumi"
+
+    @property
+    def meta(self) -> str:
+        return f"{self._root}/meta.yaml"
+
+    @property
+    def checkpoint(self) -> str:
+        return f"{self._root}/stacks/{self.project}/{self.stack}.json*"
+
+    @property
+    def locks(self) -> str:
+        return f"{self._root}/locks/organization/{self.project}/{self.stack}/*"
+
+    @property
+    def history(self) -> list[str]:
+        return [
+            f"{self._root}/history/{self.project}/{self.stack}/*",
+            f"{self._root}/backups/{self.project}/{self.stack}/*",
+        ]
+
+    @property
+    def all(self) -> list[str]:
+        return [self.checkpoint, self.locks, *self.history]

@@ -86,7 +86,7 @@ def bootstrap(
     if project is None:
         raise UserError(f"name: give --name PROJECT, or run inside a repo with {BLUEPRINT_FILENAME}")
     aws = _connect(profile, region, retry_mode, max_attempts, blueprint.region if blueprint else None)
-    report = run_bootstrap(aws, project, bucket)
+    report = run_bootstrap(aws, project, bucket, blueprint)
     repo = config.resolve().parent if config is not None else Path.cwd()
     if blueprint is not None and is_generated_repo(repo):
         write_repo_config(repo, report, [e.name for e in blueprint.environments])

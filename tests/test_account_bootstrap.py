@@ -211,3 +211,50 @@ def test_set_top_level_key_replaces_only_that_block():
         "name: x\nsecretsprovider: awskms://alias/a\n"
     )
     assert set_top_level_key("", "state_bucket", "b") == "state_bucket: b\n"
+
+
+def test_one_account_per_environment_grants_each_other_accounts_ci_its_own_stack(aws_env):
+    """Bootstrap runs with the primary's credentials: the state bucket and secrets key let the
+    CI roles of staging's and prod's accounts use their own stacks' state, nothing else."""
+    blueprint = make_blueprint(
+        3,
+        name="fraud-detect",
+        region=REGION,
+        state_bucket=BUCKET,
+        environments=[
+            {"name": "dev", "account": ACCOUNT},
+            {"name": "staging", "account": "222222222222"},
+            {"name": "prod", "account": "333333333333", "endpoint": "realtime"},
+        ],
+    )
+    aws = connect(region=REGION)
+    report = bootstrap(aws, "fraud-detect", blueprint=blueprint)
+    policy = json.loads(_s3().get_bucket_policy(Bucket=BUCKET)["Policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    prod = by_sid["MlopsBpEnvProdState"]
+    assert prod["Principal"] == {"AWS": "arn:aws:iam::333333333333:root"}
+    assert prod["Condition"]["ArnLike"]["aws:PrincipalArn"] == [
+        "arn:aws:iam::333333333333:role/fraud-detect-prod-ci-role-*",
+        "arn:aws:iam::333333333333:role/fraud-detect-prod-ci-preview-role-*",
+    ]
+    assert all("/prod" in r or r.endswith("/meta.yaml") for r in prod["Resource"]), (
+        "prod's CI reaches prod's state only"
+    )
+    assert f"arn:aws:s3:::{BUCKET}/.pulumi/stacks/fraud-detect/prod.json*" in prod["Resource"]
+    assert "MlopsBpEnvDevState" not in by_sid  # the primary's own account uses IAM policies
+    assert any(s.get("Sid") == "DenyInsecureTransport" or s.get("Effect") == "Deny" for s in policy["Statement"])
+    key = json.loads(_kms().get_key_policy(KeyId=report.key_arn, PolicyName="default")["Policy"])
+    secrets = {s["Sid"] for s in key["Statement"] if s.get("Sid", "").startswith("MlopsBpEnv")}
+    assert secrets == {"MlopsBpEnvStagingSecrets", "MlopsBpEnvProdSecrets"}
+    assert any(s.get("Principal", {}).get("AWS", "").endswith(f"{ACCOUNT}:root") for s in key["Statement"])
+    # A second run changes nothing.
+    again = bootstrap(connect(region=REGION), "fraud-detect", blueprint=blueprint)
+    assert again.created == [] and again.completed == []
+    assert json.loads(_s3().get_bucket_policy(Bucket=BUCKET)["Policy"]) == policy
+
+
+def test_one_account_for_all_environments_grants_nothing(aws_env):
+    blueprint = make_blueprint(3, name="fraud-detect", region=REGION, state_bucket=BUCKET)
+    bootstrap(connect(region=REGION), "fraud-detect", blueprint=blueprint)
+    policy = json.loads(_s3().get_bucket_policy(Bucket=BUCKET)["Policy"])
+    assert not [s for s in policy["Statement"] if s.get("Sid", "").startswith("MlopsBpEnv")]

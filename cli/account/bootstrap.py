@@ -4,25 +4,30 @@ Pulumi config."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions as bx
 import yaml
 
 from mlops_bp.blueprints import BLUEPRINT_FILENAME, MlopsBpError, UserError
-from mlops_bp.blueprints.constants import secrets_alias
+from mlops_bp.blueprints.constants import StateKeys, secrets_alias
 
 from .buckets import BUCKET_SETTINGS, BucketOwner, bucket_owner, bucket_region, missing_settings, validate_bucket_name
 from .session import Aws, aws_errors, error_code, explain
+
+if TYPE_CHECKING:
+    from mlops_bp.blueprints import Blueprint
 
 __all__ = [
     "BOOTSTRAP_TAG",
     "BootstrapReport",
     "backend_url",
     "bootstrap",
+    "environment_grants",
     "is_generated_repo",
     "secrets_alias",
     "secrets_provider_url",
@@ -200,9 +205,10 @@ def _check_bucket(aws: Aws, report: BootstrapReport) -> None:
             )
 
 
-def bootstrap(aws: Aws, project: str, bucket: str | None = None) -> BootstrapReport:
+def bootstrap(aws: Aws, project: str, bucket: str | None = None, blueprint: Blueprint | None = None) -> BootstrapReport:
     """Create (or find) the Pulumi state bucket and secrets key. Nothing is deleted or silently
-    changed; on failure the error names what was created before it."""
+    changed; on failure the error names what was created before it. With a blueprint of one
+    account per environment, the other accounts' CI roles get their own stacks' state."""
     account = aws.identity.account
     name = validate_bucket_name(bucket or state_bucket_name(project, account, aws.region))
     report = BootstrapReport(project, account, aws.region, name, secrets_alias(project))
@@ -216,12 +222,101 @@ def bootstrap(aws: Aws, project: str, bucket: str | None = None) -> BootstrapRep
             _create_bucket(aws, report)
         else:
             _check_bucket(aws, report)
+        if blueprint is not None and blueprint.cross_account:
+            grant_environments(aws, report, blueprint)
     except MlopsBpError as exc:
         if report.created or report.completed:
             done = ", ".join(report.created + report.completed)
             raise type(exc)(f"{exc} (already done: {done}; rerun to finish, nothing is created twice)") from None
         raise
     return report
+
+
+# -- one account per environment ------------------------------------------------------------
+
+# Statements bootstrap owns in the state bucket's and the secrets key's policies, by Sid prefix:
+# replaced on every run, so a changed blueprint changes them; others' statements stay.
+GRANT_SID = "MlopsBpEnv"
+
+
+def environment_grants(bucket: str, blueprint: Blueprint, account: str) -> tuple[list, list]:
+    """(bucket statements, key statements) letting the CI roles of environments in other
+    accounts use their own stack's state and the secrets key — exact accounts, role names by
+    pattern, one stack's keys each."""
+    bucket_statements: list[dict[str, Any]] = []
+    key_statements: list[dict[str, Any]] = []
+    for env in blueprint.environments:
+        if not env.account or env.account == account:
+            continue
+        sid = f"{GRANT_SID}{env.name.capitalize()}"
+        principal = {"AWS": f"arn:aws:iam::{env.account}:root"}
+        roles = [
+            f"arn:aws:iam::{env.account}:role/{blueprint.name}-{env.name}-ci-{role}-*"
+            for role in ("role", "preview-role")
+        ]
+        only_ci = {"ArnLike": {"aws:PrincipalArn": roles}}
+        keys = StateKeys(bucket, blueprint.name, env.name)
+        bucket_statements += [
+            {
+                "Sid": f"{sid}List",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": f"arn:aws:s3:::{bucket}",
+                "Condition": {**only_ci, "StringLike": {"s3:prefix": [".pulumi/*"]}},
+            },
+            {
+                "Sid": f"{sid}State",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": [keys.meta, *keys.all],
+                "Condition": only_ci,
+            },
+        ]
+        key_statements.append(
+            {
+                "Sid": f"{sid}Secrets",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": only_ci,
+            }
+        )
+    return bucket_statements, key_statements
+
+
+def _merged(document: dict[str, Any], statements: list[dict[str, Any]]) -> dict[str, Any]:
+    kept = document.get("Statement", [])
+    kept = [kept] if isinstance(kept, dict) else list(kept)
+    kept = [st for st in kept if not str(st.get("Sid", "")).startswith(GRANT_SID)]
+    return {**document, "Statement": kept + statements}
+
+
+def grant_environments(aws: Aws, report: BootstrapReport, blueprint: Blueprint) -> None:
+    """Write `environment_grants` into the bucket and key policies (idempotent)."""
+    bucket_statements, key_statements = environment_grants(report.bucket, blueprint, report.account)
+    s3, kms = aws.client("s3"), aws.client("kms")
+    with aws_errors("s3:GetBucketPolicy"):
+        try:
+            current = json.loads(s3.get_bucket_policy(Bucket=report.bucket)["Policy"])
+        except bx.ClientError as exc:
+            if error_code(exc) != "NoSuchBucketPolicy":
+                raise
+            current = {"Version": "2012-10-17", "Statement": []}
+    wanted = _merged(current, bucket_statements)
+    if wanted != current:
+        with aws_errors("s3:PutBucketPolicy"):
+            s3.put_bucket_policy(Bucket=report.bucket, Policy=json.dumps(wanted))
+        report.completed.append(f"bucket policy: state of {len(bucket_statements) // 2} other account(s)' stacks")
+    with aws_errors("kms:GetKeyPolicy"):
+        key_policy = json.loads(kms.get_key_policy(KeyId=report.key_arn, PolicyName="default")["Policy"])
+    wanted_key = _merged(key_policy, key_statements)
+    if wanted_key != key_policy:
+        with aws_errors("kms:PutKeyPolicy"):
+            kms.put_key_policy(KeyId=report.key_arn, PolicyName="default", Policy=json.dumps(wanted_key))
+        report.completed.append(f"key policy: secrets of {len(key_statements)} other account(s)' stacks")
 
 
 # -- the generated repo's Pulumi config ------------------------------------------------------

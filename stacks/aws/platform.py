@@ -52,11 +52,11 @@ class Foundation:
         else:
             return None
         project, stack, primary = blueprint.name, env.name, env is blueprint.primary_environment
-        secrets = (
-            policies.secrets_key(self.arn("kms", "key/*"), secrets_alias(blueprint.name))
-            if blueprint.state_bucket
-            else []
-        )
+        # The state bucket and secrets key live where `mlops-bp bootstrap` made them: the
+        # primary environment's account (it grants the other accounts' CI roles their stacks).
+        state_account = blueprint.primary_environment.account or self.account_id
+        secrets_keys = pulumi.Output.concat(f"arn:aws:kms:{self.ctx.region}:", state_account, ":key/*")
+        secrets = policies.secrets_key(secrets_keys, secrets_alias(blueprint.name)) if blueprint.state_bucket else []
         self.ci_identity = CiDeployIdentity(
             self.ctx.name("ci"),
             CiDeployIdentityArgs(

@@ -9,6 +9,8 @@ from typing import Any
 
 import pulumi
 
+from mlops_bp.blueprints.constants import StateKeys
+
 __all__ = [
     "Reader",
     "bucket_read",
@@ -169,17 +171,14 @@ def metrics_put(namespaces: Sequence[str]) -> list[Statement]:
 
 
 def state_bucket(bucket: str | None, project: str, stack: str, *, write: bool = True) -> list[Statement]:
-    """Pulumi state access for CI to ONE stack of a DIY S3 backend: its checkpoint, history,
-    backups and lock files (`pulumi preview`/`up` take a lock, so even a preview writes there).
-    Other stacks' state is neither readable nor writable. Key layout of Pulumi's DIY backend
-    (pkg/backend/diy): .pulumi/stacks/<project>/<stack>.json, .pulumi/history/<project>/<stack>/,
-    .pulumi/backups/<project>/<stack>/, .pulumi/locks/organization/<project>/<stack>/."""
+    """Pulumi state access for CI to ONE stack of a DIY S3 backend (`StateKeys`): its
+    checkpoint, history, backups and lock files (`pulumi preview`/`up` take a lock, so even a
+    preview writes there). Other stacks' state is neither readable nor writable."""
     if bucket is None:
         return []
     arn = f"arn:aws:s3:::{bucket}"
-    checkpoint = f"{arn}/.pulumi/stacks/{project}/{stack}.json*"
-    locks = f"{arn}/.pulumi/locks/organization/{project}/{stack}/*"
-    history = [f"{arn}/.pulumi/history/{project}/{stack}/*", f"{arn}/.pulumi/backups/{project}/{stack}/*"]
+    keys = StateKeys(bucket, project, stack)
+    checkpoint, locks, history = keys.checkpoint, keys.locks, keys.history
     statements: list[Statement] = [
         {
             # Listing shows key names only; it is how the CLI finds stacks and locks.
@@ -193,7 +192,7 @@ def state_bucket(bucket: str | None, project: str, stack: str, *, write: bool = 
             "Sid": "PulumiStateRead",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": [f"{arn}/.pulumi/meta.yaml", checkpoint, locks],
+            "Resource": [keys.meta, checkpoint, locks],
         },
         {
             "Sid": "PulumiStateLock",
