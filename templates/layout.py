@@ -54,6 +54,8 @@ RULES: tuple[Rule, ...] = (
     Rule("tests/test_data.py"),
     Rule("tests/test_serve.py"),
     Rule("tests/test_train.py"),
+    # Dependabot keeps the pinned base images (and, from level 1, actions) up to date.
+    Rule(".github/dependabot.yml", 0, "github"),
     # Level 1: CI (lint, test, images, pulumi preview) and deploys that pin what they serve.
     Rule(".github/workflows/ci.yml", 1, "github"),
     Rule(".github/workflows/deploy.yml", 1, "github"),

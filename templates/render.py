@@ -24,7 +24,6 @@ from .layout import CI_CHOICES
 from .stack_builder import StackBuilder, installed_stack_builder
 
 __all__ = [
-    "DISPATCH_EVENTS",
     "GENERATOR_FILENAME",
     "TEMPLATE_DIR",
     "InitResult",
@@ -36,9 +35,6 @@ __all__ = [
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "team-repo"
 GENERATOR_FILENAME = ".mlops-bp.json"
-# What the generated evaluate.py computes; training.metric_name must be one of them.
-# repository_dispatch event types: a model approval deploys (retraining on drift is the stack's own rule).
-DISPATCH_EVENTS = {"approved": "model-approved"}
 
 _AWS_DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
@@ -114,7 +110,6 @@ def template_context(blueprint: Blueprint, ci: str, builder: StackBuilder | None
         "training_cron": github_cron(blueprint.training.schedule),
         "pulumi_backend": f"s3://{blueprint.state_bucket}" if blueprint.state_bucket else "",
         "_environments": [{"name": e.name, "approval": e.requires_approval} for e in blueprint.environments],
-        "_dispatch_events": dict(DISPATCH_EVENTS),
     }
 
 

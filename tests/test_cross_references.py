@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from .conftest import make_blueprint
-from .graphs import graph
+from .graphs import graph, overrides
 from .xref import problems
 
 VARIANTS = [
@@ -19,10 +19,20 @@ VARIANTS = [
 ]
 
 
+# A project `mlops-bp bootstrap` set up: its state bucket gives pull requests a preview role.
+BOOTSTRAPPED = overrides(state_bucket="fraud-detect-pulumi-123456789012-us-east-1")
+
+
 def _outputs(level: int, platform: str) -> set[str]:
-    """Outputs any environment's stack has, on day one or once deployed."""
+    """Outputs any environment's stack has, on day one or once deployed, bootstrapped or not."""
     envs = [e.name for e in make_blueprint(level, platform).environments]
-    return {key for env in envs for deployed in (False, True) for key in graph(level, env, platform, deployed).outputs}
+    return {
+        key
+        for env in envs
+        for deployed in (False, True)
+        for state in ({}, BOOTSTRAPPED)
+        for key in graph(level, env, platform, deployed, **state).outputs
+    }
 
 
 # Open defects this check finds, each with its issue; the test fails once one is fixed, so the
@@ -87,3 +97,12 @@ def test_the_check_catches_an_unknown_config_key_and_a_missing_path(rendered, tm
         {"README.md": ("`infra/deploy_config.py`", "`infra/deploy.py`")},
     )
     assert any("`infra/deploy.py` does not exist" in p for p in found)
+
+
+def test_the_check_catches_an_unknown_command_or_flag(rendered, tmp_path):
+    edits = {".gitlab-ci.yml": ("mlops-bp promote --to", "mlops-bp promote --into")}
+    found = _probe(rendered, tmp_path, (3, "sagemaker", "gitlab"), edits)
+    assert "`mlops-bp promote` takes no --into" in "\n".join(found)
+    edits = {".gitlab-ci.yml": ("mlops-bp promote --to", "mlops-bp copy --to")}
+    found = _probe(rendered, tmp_path / "2", (3, "sagemaker", "gitlab"), edits)
+    assert any("`mlops-bp copy` is not a command" in p for p in found)

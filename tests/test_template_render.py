@@ -44,6 +44,7 @@ COMMON = {
     "tests/test_train.py",
 }
 BY_LEVEL = {
+    0: {"github": {".github/dependabot.yml"}},
     1: {
         "github": {".github/workflows/ci.yml", ".github/workflows/deploy.yml"},
         "gitlab": {".gitlab-ci.yml"},
@@ -171,18 +172,25 @@ def test_workflows_use_oidc_pinned_actions_and_least_privilege(rendered) -> None
         assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text
         for step in _steps(workflow):
             if "uses" in step:
-                assert re.fullmatch(r"[\w-]+/[\w-]+@v\d+\.\d+\.\d+", step["uses"]), step["uses"]
-        aws_steps = [
-            s for s in _steps(workflow) if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
-        ]
-        assert aws_steps and all(s["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}" for s in aws_steps)
-        for job in workflow["jobs"].values():
-            if any(s.get("uses", "").startswith("aws-actions/configure") for s in job["steps"]):
-                assert job["permissions"]["id-token"] == "write"
+                assert re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+        for job_name, job in workflow["jobs"].items():
+            roles = [
+                s["with"]["role-to-assume"]
+                for s in job["steps"]
+                if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
+            ]
+            if not roles:
+                continue
+            assert job["permissions"]["id-token"] == "write"
+            if job_name == "pr-preview":  # pull requests: the read-only preview role, no environment
+                assert "environment" not in job and roles == ["${{ vars.AWS_PREVIEW_ROLE_ARN }}"]
+            else:
                 assert job["environment"] in {"dev", "staging", "prod"}
+                assert roles == ["${{ vars.AWS_ROLE_ARN }}"]
     ci = _workflow(repo, "ci.yml")
-    assert {"test", "image", "preview"} <= set(ci["jobs"])
-    assert any(s.get("with", {}).get("command") == "preview" for s in _steps(ci))
+    assert {"test", "image", "preview", "pr-image", "pr-preview"} <= set(ci["jobs"])
+    for job in ("preview", "pr-preview"):
+        assert any(s.get("with", {}).get("command") == "preview" for s in ci["jobs"][job]["steps"]), job
 
 
 def test_training_workflow_runs_on_demand_only(rendered) -> None:
@@ -207,7 +215,8 @@ def test_deploy_goes_through_staging_and_tests_before_prod(rendered) -> None:
     # Approvals dispatch deploys where a model registry sends them (SageMaker); here by hand.
     assert deploy[True] == {"workflow_dispatch": None}
     on_sagemaker = _workflow(rendered(3, "sagemaker", "github"), "deploy.yml")
-    assert on_sagemaker[True]["repository_dispatch"] == {"types": ["model-approved"]}
+    assert list(on_sagemaker[True]) == ["workflow_dispatch"]
+    assert on_sagemaker[True]["workflow_dispatch"]["inputs"]["model_package_arn"]["type"] == "string"
     jobs = deploy["jobs"]
     assert list(jobs) == ["deploy-dev", "integration-dev", "deploy-staging", "integration-staging", "deploy-prod"]
     assert jobs["deploy-prod"]["needs"] == "integration-staging"
@@ -224,7 +233,9 @@ def test_gitlab_pipeline_per_level(rendered) -> None:
     assert level4["stages"][-3:] == ["deploy-dev", "deploy-staging", "deploy-prod"]
     assert level4["deploy-prod"]["rules"][0]["when"] == "manual"
     assert "when" not in level4["deploy-staging"]["rules"][0]
-    assert [rule["if"] for rule in level4["train"]["rules"]] == ['$CI_PIPELINE_SOURCE == "web" && $TRAIN == "true"']
+    assert [rule["if"] for rule in level4["train"]["rules"]] == [
+        '$CI_PIPELINE_SOURCE == "web" && $TRAIN == "true" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'
+    ]
     assert all('$TRAIN != "true"' in rule["if"] for rule in level4["deploy-dev"]["rules"] if "web" in rule["if"])
 
 
@@ -233,7 +244,8 @@ def test_dockerfiles_are_multi_stage_non_root_pinned_with_healthcheck(rendered) 
     for name in ("Dockerfile", "train.Dockerfile"):
         text = (repo / name).read_text()
         froms = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
-        assert len(froms) == 2 and all(re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", f) for f in froms)
+        assert len(froms) == 2
+        assert all(re.fullmatch(r"python:3\.11\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", f) for f in froms)
         assert re.search(r"^USER 10001", text, re.MULTILINE)
         assert "HEALTHCHECK" in text
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -126,7 +127,16 @@ def test_checkov_finds_no_failures(repo) -> None:
     summaries = {r["check_type"]: r["summary"] for r in reports}
     assert summaries["dockerfile"]["passed"] > 0 and summaries["github_actions"]["passed"] > 0
     assert {kind: s["failed"] for kind, s in summaries.items()} == dict.fromkeys(summaries, 0), result.stdout[-3000:]
-    assert all(s["skipped"] == 0 for s in summaries.values())
+    # The one accepted exception, justified where it is made: deploy.yml's workflow_dispatch input
+    # (CKV_GHA_7 is a build-provenance rule; the input only names an approved package to deploy).
+    skips = {
+        (path.relative_to(repo).as_posix(), check)
+        for path in repo.rglob("*")
+        if path.is_file()
+        for check in re.findall(r"checkov:skip=(\w+)", path.read_text(encoding="utf-8", errors="replace"))
+    }
+    assert skips == {(".github/workflows/deploy.yml", "CKV_GHA_7")}
+    assert {kind: s["skipped"] for kind, s in summaries.items()} == {**dict.fromkeys(summaries, 0), "github_actions": 1}
 
 
 SERVE_CHECK = """

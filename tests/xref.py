@@ -5,6 +5,7 @@ use must exist where it lives, and every secret or variable the workflows read i
   stack's outputs (captured by the plan);
 - config keys (`mlops-bp:X`): read by the Pulumi program (stacks/entry.py, deploy tokens);
 - make targets (`make X`): in the Makefile;
+- mlops-bp commands and their flags (`mlops-bp promote --to ...`): in the CLI;
 - repo paths in backticks in the README: in the repo;
 - GitHub `secrets.X` / `vars.X` and GitLab CI/CD variables: named in the README.
 """
@@ -22,6 +23,8 @@ STACK_OUTPUT = re.compile(r"pulumi stack output ([a-z_]+)|steps\.up\.outputs\.([
 CONFIG_KEY = re.compile(r"mlops-bp:([A-Za-z]+)")
 MAKE_TARGET = re.compile(r"(?<![\w-])make ([a-z][a-z-]*)")
 README_PATH = re.compile(r"`((?:\.?[A-Za-z0-9_-]+/)+[A-Za-z0-9_.-]*|[A-Za-z0-9_-]+\.(?:py|yml|yaml|toml|json|txt))`")
+MLOPS_BP_COMMAND = re.compile(r"(?<![(\w/-])mlops-bp ([a-z][a-z-]*)([^\n`]*)")
+FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]*)")
 GITHUB_SETTING = re.compile(r"\b(secrets|vars)\.([A-Z][A-Z0-9_]+)")
 GITLAB_VARIABLE = re.compile(r"\$\{?([A-Z][A-Z0-9_]+)")
 # Variables GitLab defines itself, and those the pipeline file defines or a job sets.
@@ -33,6 +36,19 @@ def program_config_keys() -> set[str]:
     source = (files("mlops_bp.stacks") / "entry.py").read_text(encoding="utf-8")
     read = set(re.findall(r'(?:config\.get\w*\(|_checked\(config, )"(\w+)"', source))
     return read | set(_SCALAR_KEYS) | set(_OBJECT_KEYS) | {key for key, _ in DEPLOY_TOKENS.values()}
+
+
+def cli_commands() -> dict[str, set[str]]:
+    """Every mlops-bp command and the flags it takes."""
+    import typer.main
+
+    from mlops_bp.cli.app import app
+
+    group = typer.main.get_command(app)
+    return {
+        name: {"--help"} | {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+        for name, command in group.commands.items()
+    }
 
 
 def _texts(repo: Path, *patterns: str) -> dict[str, str]:
@@ -60,8 +76,15 @@ def problems(repo: Path, outputs: set[str]) -> list[str]:
     found: list[str] = []
     readme = (repo / "README.md").read_text(encoding="utf-8")
     texts = _texts(repo, "README.md", "Makefile", ".github/workflows/*.yml", ".gitlab-ci.yml", "infra/*.py")
-    keys, targets = program_config_keys(), _makefile_targets(repo)
+    keys, targets, commands = program_config_keys(), _makefile_targets(repo), cli_commands()
     for name, text in texts.items():
+        for command, rest in MLOPS_BP_COMMAND.findall(text):
+            if command not in commands:
+                found.append(f"{name}: `mlops-bp {command}` is not a command")
+                continue
+            for flag in FLAG.findall(rest):
+                if flag not in commands[command]:
+                    found.append(f"{name}: `mlops-bp {command}` takes no {flag}")
         for match in STACK_OUTPUT.finditer(text):
             output = match[1] or match[2]
             if output not in outputs:

@@ -97,11 +97,17 @@ def repos(tmp_path_factory):
 def test_github_dispatch_starts_the_deploy_workflow_with_the_package(repos):
     _, transformer = _approval_target("github")
     body = json.loads(render_transformer(transformer, APPROVAL_EVENT))
-    workflow = yaml.safe_load((Path(repos["github"]) / ".github/workflows/deploy.yml").read_text())
-    triggers = workflow[True]  # YAML 1.1 reads the `on:` key as True
-    assert body["event_type"] in triggers["repository_dispatch"]["types"]
-    assert body["client_payload"]["model_package_arn"] == APPROVAL_EVENT["detail"]["ModelPackageArn"]
-    assert "github.event.client_payload.model_package_arn" in workflow["env"]["MODEL_PACKAGE_ARN"]
+    destination = graph(3, "dev").one("aws:cloudwatch/eventApiDestination:EventApiDestination", "dispatch")
+    workflow_file = re.fullmatch(
+        r"https://api\.github\.com/repos/acme/fraud-detect/actions/workflows/([\w.-]+)/dispatches",
+        destination.inputs["invocationEndpoint"],
+    )[1]
+    workflow = yaml.safe_load((Path(repos["github"]) / ".github/workflows" / workflow_file).read_text())
+    inputs = workflow[True]["workflow_dispatch"]["inputs"]  # YAML 1.1 reads the `on:` key as True
+    assert body == {"ref": "main", "inputs": {"model_package_arn": APPROVAL_EVENT["detail"]["ModelPackageArn"]}}
+    assert set(body["inputs"]) <= set(inputs)
+    # The input reaches the jobs through the environment, never pasted into a script.
+    assert workflow["env"]["MODEL_PACKAGE_ARN"] == "${{ inputs.model_package_arn }}"
 
 
 def test_gitlab_pipeline_runs_the_deploy_jobs_with_the_package(repos):

@@ -8,7 +8,7 @@
 # Training image: runs as a Kubernetes Job. The model goes to /opt/ml/model, SageMaker's
 # contract, which the Kubernetes Job mounts too.
 {%- endif %}
-FROM python:3.11.11-slim-bookworm AS build
+FROM python:3.11.11-slim-bookworm@sha256:081075da77b2b55c23c088251026fb69a7b2bf92471e491ff5fd75c192fd38e5 AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build
 RUN python -m venv /opt/venv
@@ -16,7 +16,7 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 RUN /opt/venv/bin/pip install --no-cache-dir /build
 
-FROM python:3.11.11-slim-bookworm
+FROM python:3.11.11-slim-bookworm@sha256:081075da77b2b55c23c088251026fb69a7b2bf92471e491ff5fd75c192fd38e5
 RUN groupadd --system --gid 10001 model \
     && useradd --system --uid 10001 --gid model --no-create-home model \
     && mkdir -p /opt/ml/model /opt/ml/output \
