@@ -274,6 +274,24 @@ def test_the_deploy_refuses_what_it_must_not_serve(approved, runs, aws, repo):
     assert done.returncode == 1 and "not in this environment's registry" in done.stderr
     done = _deploy_config(repo, aws, image_tag="f" * 40)  # a commit CI never pushed
     assert done.returncode == 1 and "is not in the registry" in done.stderr
+    # In prod's own registry but never approved, or approved without a recorded digest.
+    promoted = sagemaker.describe_model_package(ModelPackageName=approved["modelPackageArn"])
+    spec = promoted["InferenceSpecification"]
+    pending = sagemaker.create_model_package(
+        ModelPackageGroupName=promoted["ModelPackageGroupName"],
+        InferenceSpecification=spec,
+        ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties=promoted["CustomerMetadataProperties"],
+    )["ModelPackageArn"]
+    done = _deploy_config(repo, aws, "--model-package-arn", pending)
+    assert done.returncode == 1 and "is PendingManualApproval, not Approved" in done.stderr, done.stderr
+    unrecorded = sagemaker.create_model_package(
+        ModelPackageGroupName=promoted["ModelPackageGroupName"],
+        InferenceSpecification=spec,
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
+    done = _deploy_config(repo, aws, "--model-package-arn", unrecorded)
+    assert done.returncode == 1 and "has no recorded ModelSha256" in done.stderr, done.stderr
 
 
 @pytest.fixture(scope="module")
