@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from . import catalog
 from .constants import SPEC_VERSION
@@ -18,6 +27,7 @@ from .regions import AWS_REGIONS, MODEL_MONITOR_REGISTRIES
 
 __all__ = [
     "PATTERN_HINTS",
+    "RULE_IDS",
     "SPEC_VERSION",
     "Blueprint",
     "EndpointMode",
@@ -28,6 +38,7 @@ __all__ = [
     "NotebookSettings",
     "Platform",
     "RegistrySettings",
+    "RuleSettings",
     "ServingSettings",
     "StorageSettings",
     "TrainingSettings",
@@ -68,6 +79,22 @@ class Environment(_Strict):
         EndpointMode.SERVERLESS, description="Serverless (scale to zero) or real-time instances."
     )
     requires_approval: bool = Field(False, description="Deploys to this environment wait for a human approval in CI.")
+    account: str | None = Field(
+        None,
+        pattern=r"^\d{12}$",
+        description=(
+            "AWS account of this environment (12 digits), for one account per environment; unset: "
+            "the deploying credentials' account (all environments in one account)."
+        ),
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_unset_account(self, handler: Any) -> dict[str, Any]:
+        # One account for all environments is the default: mlops-bp.yaml does not spell it out.
+        data = handler(self)
+        if data.get("account") is None:
+            data.pop("account", None)
+        return data
 
 
 class NetworkSettings(_Strict):
@@ -192,6 +219,67 @@ class MonitoringSettings(_Strict):
         return int(hours.split("/")[1]) if "/" in hours else 24
 
 
+# The ids of the rule pack's rules (mlops_bp.stacks.rules registers one check per id): the names
+# `rules.advisory` may use. Listed here because the spec validates them and never imports stacks.
+RULE_IDS = (
+    "MLOPS-S3-001",
+    "MLOPS-S3-002",
+    "MLOPS-S3-003",
+    "MLOPS-S3-004",
+    "MLOPS-S3-005",
+    "MLOPS-KMS-001",
+    "MLOPS-KMS-002",
+    "MLOPS-ECR-001",
+    "MLOPS-ECR-002",
+    "MLOPS-ECR-003",
+    "MLOPS-IAM-001",
+    "MLOPS-IAM-002",
+    "MLOPS-IAM-003",
+    "MLOPS-IAM-004",
+    "MLOPS-IAM-005",
+    "MLOPS-IAM-006",
+    "MLOPS-SM-001",
+    "MLOPS-SM-002",
+    "MLOPS-SM-003",
+    "MLOPS-SM-004",
+    "MLOPS-SM-005",
+    "MLOPS-LOG-001",
+    "MLOPS-SNS-001",
+    "MLOPS-STATE-001",
+    "MLOPS-K8S-001",
+    "MLOPS-K8S-002",
+    "MLOPS-K8S-003",
+    "MLOPS-K8S-004",
+    "MLOPS-IMG-001",
+    "MLOPS-ENV-001",
+    "MLOPS-ENV-002",
+    "MLOPS-ENV-003",
+)
+
+
+class RuleSettings(_Strict):
+    advisory: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Rules of the rule pack (`mlops-bp plan --check`, the repo's policy pack) that only warn, "
+            "each with the reason why: rule id -> reason. Every other rule is mandatory."
+        ),
+        json_schema_extra={"propertyNames": {"enum": list(RULE_IDS)}},
+    )
+
+    @field_validator("advisory")
+    @classmethod
+    def _known_rules_with_reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        for rule_id, reason in value.items():
+            if rule_id not in RULE_IDS:
+                close = get_close_matches(rule_id.upper(), RULE_IDS, n=1)
+                hint = f"did you mean {close[0]}?" if close else "`mlops-bp plan --check` lists the rules"
+                raise ValueError(f"unknown rule {rule_id!r}; {hint}")
+            if not reason.strip():
+                raise ValueError(f"{rule_id}: say why the rule is advisory (a non-empty reason)")
+        return value
+
+
 class Blueprint(_Strict):
     """One team's MLOps platform. Level-dependent defaults are filled in on validation."""
 
@@ -240,6 +328,16 @@ class Blueprint(_Strict):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    rules: RuleSettings = Field(default_factory=RuleSettings)
+
+    @model_serializer(mode="wrap")
+    def _without_default_rules(self, handler: Any) -> dict[str, Any]:
+        # Every rule mandatory is the default: mlops-bp.yaml lists `rules` only when a team
+        # made one advisory (and existing repos' files stay as they were).
+        data = handler(self)
+        if data.get("rules") == {"advisory": {}}:
+            data.pop("rules")
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -289,6 +387,14 @@ class Blueprint(_Strict):
                 raise ValueError(f"{path}: needs level {min_level} or higher (blueprint is level {int(self.level)})")
         if self.level < 3 and any(e.endpoint is EndpointMode.REALTIME for e in self.environments):
             raise ValueError("environments: real-time endpoints need level 3 or higher")
+        accounts = [e.account for e in self.environments]
+        if any(accounts) and not all(accounts):
+            raise ValueError("environments: set account on every environment or on none")
+        if any(accounts) and self.oidc_provider_arn and self.oidc_provider_arn.split(":")[4] not in accounts:
+            raise ValueError(
+                "oidc_provider_arn: names account "
+                f"{self.oidc_provider_arn.split(':')[4]}, which is no environment's account"
+            )
         if self.github and self.gitlab:
             raise ValueError("github, gitlab: set one CI system; the deploy role trusts exactly one repository")
         if self.platform is Platform.KUBERNETES and self.has_challengers:
@@ -346,6 +452,11 @@ class Blueprint(_Strict):
         """The first environment: the one that owns account-wide resources (GitHub OIDC provider)."""
         return self.environments[0]
 
+    @property
+    def cross_account(self) -> bool:
+        """Environments live in different AWS accounts (`environments[].account`)."""
+        return len({e.account for e in self.environments}) > 1
+
     def environment(self, name: str | None) -> Environment:
         """The environment called `name` (the primary one when None)."""
         if name is None:
@@ -363,7 +474,8 @@ class Blueprint(_Strict):
         if level == self.level:
             return self
         data = self.model_dump(mode="json")
-        if data["environments"] == catalog.level_defaults(int(self.level))["environments"]:
+        defaults = catalog.level_defaults(int(self.level))["environments"]
+        if self.environments == [Environment.model_validate(e) for e in defaults]:
             data.pop("environments")
         data["level"] = level
         try:

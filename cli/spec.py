@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from mlops_bp.blueprints.catalog import CAPABILITIES, FEATURES, LEVELS
 
@@ -24,6 +25,9 @@ from .options import (
     note_missing_ci_repository,
     resolve_blueprint,
 )
+
+if TYPE_CHECKING:
+    from mlops_bp.stacks.rules import Report
 
 app = typer.Typer()
 
@@ -85,8 +89,19 @@ def plan(
             "and model package, instead of a fresh account's first `pulumi up`.",
         ),
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Run the rule pack on the plan instead: a table of the rules and what they found (--json: the "
+            "report); exits with 1 when a mandatory rule is violated. Rules in `rules.advisory` only warn.",
+        ),
+    ] = False,
 ) -> None:
-    """Preview offline every resource a blueprint declares (no cloud account, no Pulumi CLI)."""
+    """Preview offline every resource a blueprint declares (no cloud account, no Pulumi CLI).
+
+    With --check, run the security and hygiene rules the repo's Pulumi policy pack enforces.
+    """
     blueprint = resolve_blueprint(
         level=level, platform=platform, config=config, name=name, region=region, github=github, gitlab=gitlab
     )
@@ -99,6 +114,17 @@ def plan(
     note_missing_ci_repository(blueprint)
     if not after_deploy and "endpoint" in blueprint.features:
         err_console.print(f"note: {FIRST_DEPLOY_NOTE}.")
+    if check:
+        from mlops_bp.stacks.rules import check_graph
+
+        report = check_graph(graph, blueprint.rules.advisory)
+        if as_json:
+            typer.echo(report.to_json())
+        else:
+            _print_report(report)
+        if not report.passed:
+            raise typer.Exit(1)
+        return
     if as_json:
         typer.echo(graph.to_json())
         return
@@ -123,3 +149,55 @@ def plan(
         out_console.print("stack outputs: " + ", ".join(sorted(graph.outputs)))
     protected = sum(1 for r in graph.custom if r.protect)
     out_console.print(f"{protected} stateful resources are protected. Deploy with `pulumi up` (see README).")
+
+
+_SEVERITY = {"critical": "crit", "high": "high", "medium": "med", "low": "low"}
+_RESULT = {"compliant": "pass", "non-compliant": "[bold red]FAIL[/]", "not-applicable": "n/a"}
+_SUMMARY = {"compliant": "pass", "non-compliant": "fail", "advisory": "advisory", "not-applicable": "n/a"}
+
+
+def _print_report(report: Report) -> None:
+    """The rules as a table (80 columns), then every violation and every advisory rule's reason."""
+    from rich import box
+    from rich.table import Table
+
+    from mlops_bp.stacks.rules import Status
+
+    counts = Counter("advisory" if r.advisory is not None and r.violations else r.status.value for r in report.results)
+    summary = ", ".join(f"{counts[key]} {word}" for key, word in _SUMMARY.items() if counts[key])
+    table = Table(
+        title=f"rule pack on {report.project}, environment {report.stack}: {summary}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column("rule", no_wrap=True)
+    table.add_column("sev", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("#", justify="right")
+    table.add_column("description", ratio=1)
+    for result in report.results:
+        shown = _RESULT[result.status.value]
+        if result.advisory is not None:
+            shown = "[yellow]advisory[/]" if result.violations else f"{shown} (adv.)"
+        judged = sum(1 for f in result.findings if f.status is not Status.NOT_APPLICABLE)
+        severity = _SEVERITY[result.rule.severity.value]
+        table.add_row(result.rule.id, severity, shown, str(judged), result.rule.description)
+    out_console.print(table)
+    violations = [(r, f) for r in report.results for f in r.violations]
+    if violations:
+        found = Table(title="violations", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        found.add_column("rule", no_wrap=True)
+        found.add_column("resource", ratio=1, overflow="fold")
+        found.add_column("why", ratio=1, overflow="fold")
+        for result, finding in violations:
+            why = ("(advisory) " if result.advisory is not None else "") + finding.reason
+            found.add_row(result.rule.id, escape(finding.name), escape(why))
+        out_console.print(found)
+    for result in report.results:
+        if result.advisory is not None:
+            out_console.print(f"advisory {result.rule.id}: {escape(result.advisory)}", soft_wrap=False)
+    if report.blocking:
+        ids = ", ".join(r.rule.id for r in report.blocking)
+        err_console.print(f"[bold red]{len(report.blocking)} mandatory rule(s) violated:[/] {ids}")

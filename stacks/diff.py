@@ -28,6 +28,7 @@ __all__ = [
     "ANY_INPUT",
     "GENERIC_REPLACE_ON",
     "RESOURCE_KINDS",
+    "STATEFUL_TYPES",
     "Action",
     "GraphDiff",
     "InputChange",
@@ -149,6 +150,11 @@ RESOURCE_KINDS: dict[str, ResourceKind] = {
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": _replace_on("roleRef"),
     "kubernetes:helm.sh/v3:Release": _replace_on("name", "namespace"),
 }
+
+
+# The one list of resource types that hold data: the diff flags their replacement or deletion,
+# and the rule pack (`mlops_bp.stacks.rules`, MLOPS-STATE-001) requires them to be protected.
+STATEFUL_TYPES: frozenset[str] = frozenset(t for t, kind in RESOURCE_KINDS.items() if kind.stateful)
 
 
 def kind_of(type_: str) -> ResourceKind:

@@ -40,6 +40,10 @@ RULES: tuple[Rule, ...] = (
     Rule("infra/Pulumi.yaml"),
     Rule("infra/Pulumi.{environment}.yaml"),
     Rule("infra/__main__.py"),
+    # mlops-bp's rule pack as a Pulumi policy pack (`--policy-pack infra/policy`).
+    Rule("infra/policy/PulumiPolicy.yaml"),
+    Rule("infra/policy/__main__.py"),
+    Rule("infra/policy/requirements.txt"),
     Rule("infra/requirements.txt"),
     Rule("infra/tests/test_security.py"),
     Rule("src/{package}/__init__.py"),

@@ -319,3 +319,20 @@ def test_names_the_generated_repo_cannot_take_say_why(name, reason):
 def test_the_quality_gate_metric_is_one_the_repo_computes():
     with pytest.raises(BlueprintError, match=r"^training.metric_name: Input should be 'accuracy', 'f1'"):
         bp(level=2, training={"metric_name": "auc"})
+
+
+def test_environment_accounts_are_all_or_none_and_twelve_digits():
+    envs = [{"name": "dev", "account": "111111111111"}, {"name": "prod", "account": "222222222222"}]
+    blueprint = bp(level=3, environments=envs)
+    assert blueprint.cross_account and blueprint.environment("prod").account == "222222222222"
+    assert not bp(level=3).cross_account
+    with pytest.raises(BlueprintError, match="set account on every environment or on none"):
+        bp(level=3, environments=[envs[0], {"name": "prod"}])
+    with pytest.raises(BlueprintError, match="account"):
+        bp(level=3, environments=[{"name": "dev", "account": "1234"}])
+    provider = "arn:aws:iam::999999999999:oidc-provider/token.actions.githubusercontent.com"
+    with pytest.raises(BlueprintError, match="oidc_provider_arn: names account 999999999999"):
+        bp(level=3, environments=envs, oidc_provider_arn=provider)
+    # The accounts survive a round trip through mlops-bp.yaml and a level change.
+    assert blueprint.with_level(4).environment("prod").account == "222222222222"
+    assert "account" not in dump_blueprint(bp(level=3))

@@ -7,6 +7,7 @@ import pytest
 
 from mlops_bp.stacks.context import StackContext
 from mlops_bp.stacks.diff import Action, diff_blueprints, diff_graphs, kind_of
+from mlops_bp.stacks.rules import RULES
 
 from .conftest import make_blueprint
 from .graphs import graph
@@ -42,17 +43,9 @@ def test_next_level_never_replaces_or_deletes_stateful_resources(platform, level
         assert any(d.of(Action.CREATE) for d in diffs), "every level adds something"
 
 
-# The data holders DESIGN.md says are `protect`ed. (The diff treats a few more types as
-# stateful, e.g. a notebook instance whose volume holds work: replacing one loses data, but
-# protecting it is not part of the design.)
-PROTECTED_TYPES = {
-    "aws:s3/bucket:Bucket",
-    "aws:kms/key:Key",
-    "aws:ecr/repository:Repository",
-    "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
-    "aws:cloudwatch/logGroup:LogGroup",
-    "kubernetes:core/v1:PersistentVolumeClaim",
-}
+# The data holders DESIGN.md says are `protect`ed: the types the rule pack's protection rule
+# applies to (the diff's stateful types).
+PROTECTED_TYPES = RULES["MLOPS-STATE-001"].applies_to
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)

@@ -1,116 +1,76 @@
-"""DESIGN.md's secure-by-default invariants, checked over every captured graph: every level,
-every environment, both platforms."""
+"""DESIGN.md's secure-by-default invariants over every captured graph: every level, environment,
+platform and CI system (GitHub, GitLab, none), on a fresh account and once deployed.
+
+The rules themselves live once, in the rule pack (`mlops_bp.stacks.rules`, the same rules
+`plan --check` and the generated repos' policy pack run). What stays here is what no rule can
+judge from a graph alone: that the CI trust names the blueprint's own repository, a linter's
+reading of the identity policies, and the stacks' structure."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from parliament import analyze_policy_string
 
-from mlops_bp.stacks.diff import RESOURCE_KINDS
-from mlops_bp.stacks.graph import CapturedResource, ResourceGraph
+from mlops_bp.stacks.graph import ResourceGraph
+from mlops_bp.stacks.rules import Status, check_graph
+from mlops_bp.stacks.rules.iam import IDENTITY_TYPES, Kind, documents
 
-from .graphs import LEVEL_ENVS, graph
+from .graphs import LEVEL_ENVS, graph, overrides
 
-CASES = [(level, env, platform) for platform in ("sagemaker", "kubernetes") for level, env in LEVEL_ENVS]
-IDS = [f"{p}-L{level}-{env}" for level, env, p in CASES]
-
-# Actions AWS does not scope to a resource: the only ones allowed on Resource "*".
-UNSCOPED_ACTIONS = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}
-POLICY_INPUTS = {
-    "aws:iam/rolePolicy:RolePolicy": ("policy", "identity"),
-    "aws:iam/policy:Policy": ("policy", "identity"),
-    "aws:iam/role:Role": ("assumeRolePolicy", "trust"),
-    "aws:s3/bucketPolicy:BucketPolicy": ("policy", "resource"),
-    "aws:sns/topicPolicy:TopicPolicy": ("policy", "resource"),
-    "aws:kms/key:Key": ("policy", "key"),
+REPOSITORY = "acme/fraud-detect"
+CI_SYSTEMS = {
+    "github": {},
+    "gitlab": overrides(github=None, gitlab=REPOSITORY),
+    "none": overrides(github=None),
 }
+# The CI system's OIDC issuer and the prefix every trusted `sub` claim must have.
+CI_SUBJECTS = {
+    "github": ("token.actions.githubusercontent.com", f"repo:{REPOSITORY}:"),
+    "gitlab": ("gitlab.com", f"project_path:{REPOSITORY}:"),
+}
+# Rules that apply to every stack: each graph has buckets, a key and stateful resources.
+ALWAYS_APPLIED = {"MLOPS-S3-001", "MLOPS-S3-002", "MLOPS-S3-003", "MLOPS-KMS-001", "MLOPS-STATE-001", "MLOPS-IAM-001"}
 
 
-@pytest.fixture(params=CASES, ids=IDS)
-def g(request) -> ResourceGraph:
-    level, env, platform = request.param
-    return graph(level, env, platform)
+@dataclass(frozen=True)
+class Case:
+    platform: str
+    level: int
+    env: str
+    ci: str
+    deployed: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.platform}-L{self.level}-{self.env}-{self.ci}" + ("-deployed" if self.deployed else "")
+
+    def graph(self) -> ResourceGraph:
+        return graph(self.level, self.env, self.platform, self.deployed, **CI_SYSTEMS[self.ci])
 
 
-def _statements(g: ResourceGraph) -> Iterator[tuple[CapturedResource, str, dict]]:
-    for res in g.custom:
-        if res.type in POLICY_INPUTS:
-            key, kind = POLICY_INPUTS[res.type]
-            if key not in res.inputs:
-                continue
-            document = json.loads(res.inputs[key])
-            for statement in document["Statement"]:
-                yield res, kind, statement
+CASES = [
+    Case(platform, level, env, ci, deployed)
+    for platform in ("sagemaker", "kubernetes")
+    for level, env in LEVEL_ENVS
+    for ci in CI_SYSTEMS
+    for deployed in (False, True)
+    if ci == "github" or not deployed
+]
 
 
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
+@pytest.fixture(params=CASES, ids=[c.id for c in CASES])
+def case(request) -> Case:
+    return request.param
 
 
-def _children_of_bucket(g: ResourceGraph, bucket: CapturedResource, type_: str) -> list[CapturedResource]:
-    return [r for r in g.of_type(type_) if r.inputs.get("bucket") == f"{bucket.name}-id"]
-
-
-def test_buckets_are_versioned_encrypted_private_and_tls_only(g):
-    buckets = g.of_type("aws:s3/bucket:Bucket")
-    assert buckets, "every level has at least the data bucket"
-    for bucket in buckets:
-        (versioning,) = _children_of_bucket(g, bucket, "aws:s3/bucketVersioning:BucketVersioning")
-        assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
-        (sse,) = _children_of_bucket(
-            g, bucket, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-        )
-        default = sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
-        assert default["sseAlgorithm"] == "aws:kms" and default["kmsMasterKeyId"].startswith("arn:aws:kms:")
-        (pab,) = _children_of_bucket(g, bucket, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-        assert all(
-            pab.inputs[k] is True
-            for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-        )
-        (bucket_policy,) = _children_of_bucket(g, bucket, "aws:s3/bucketPolicy:BucketPolicy")
-        statements = json.loads(bucket_policy.inputs["policy"])["Statement"]
-        assert any(
-            s["Effect"] == "Deny"
-            and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-            and s["Action"] == "s3:*"
-            for s in statements
-        )
-        (lifecycle,) = _children_of_bucket(
-            g, bucket, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
-        )
-        assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"]["noncurrentDays"] > 0
-
-
-def test_kms_keys_rotate(g):
-    keys = g.of_type("aws:kms/key:Key")
-    assert keys and all(k.inputs["enableKeyRotation"] is True for k in keys)
-
-
-def test_ecr_scans_on_push_with_immutable_tags(g):
-    for repo in g.of_type("aws:ecr/repository:Repository"):
-        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
-        assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
-        assert repo.inputs["encryptionConfigurations"][0]["encryptionType"] == "KMS"
-
-
-def test_no_iam_wildcard_actions_and_resource_star_only_where_aws_requires_it(g):
-    seen = 0
-    for res, kind, statement in _statements(g):
-        seen += 1
-        assert "NotAction" not in statement and "NotResource" not in statement, res.name
-        actions = _as_list(statement.get("Action", []))
-        assert "*" not in actions, f"{res.name}: Action '*'"
-        if statement["Effect"] == "Allow" and kind == "identity":
-            assert not any(a.endswith(":*") for a in actions), f"{res.name}: service-wide action {actions}"
-            if "*" in _as_list(statement["Resource"]):
-                assert set(actions) <= UNSCOPED_ACTIONS, f"{res.name}: Resource '*' for {actions}"
-        if kind == "key" and "kms:*" in actions:
-            # In a key policy, Resource "*" means "this key"; only the account root gets kms:*.
-            assert statement["Principal"]["AWS"].endswith(":root")
-    assert seen
+def test_the_rule_pack_passes(case):
+    report = check_graph(case.graph())
+    assert report.passed, report.summary()
+    compliant = {r.rule.id for r in report.results if r.status is Status.COMPLIANT}
+    assert compliant >= ALWAYS_APPLIED
 
 
 def _known_gap(finding) -> bool:
@@ -119,68 +79,34 @@ def _known_gap(finding) -> bool:
     return finding.issue == "UNKNOWN_CONDITION_FOR_ACTION" and "kms:ResourceAliases" in str(finding.detail)
 
 
-def test_identity_policies_pass_parliament(g):
-    for res in g.custom:
-        if POLICY_INPUTS.get(res.type, ("", ""))[1] == "identity":
+def test_identity_policies_pass_parliament(case):
+    for res in case.graph().custom:
+        if res.type in IDENTITY_TYPES and "policy" in res.inputs:
             findings = [f for f in analyze_policy_string(res.inputs["policy"]).findings if not _known_gap(f)]
             assert not findings, f"{res.name}: {[(f.issue, f.detail) for f in findings]}"
 
 
-def test_oidc_trust_is_pinned_to_the_configured_repo(g):
+def test_ci_trust_names_the_configured_repository(case):
+    g = case.graph()
     federated = [
-        (res, s)
-        for res, kind, s in _statements(g)
-        if kind == "trust" and "token.actions.githubusercontent.com" in json.dumps(s.get("Principal", {}))
+        (res, statement)
+        for res in g.of_type("aws:iam/role:Role")
+        for kind, statement in documents(res)
+        if kind is Kind.TRUST and "Federated" in statement.get("Principal", {})
     ]
-    if g.stack != "dev" and not federated:
-        pytest.fail("every environment of level >= 1 has a CI role") if g.of_type(
-            "aws:ecr/repository:Repository"
-        ) else None
-    for res, statement in federated:
-        conditions = statement["Condition"]
-        assert conditions["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-        subjects = _as_list(conditions["StringLike"]["token.actions.githubusercontent.com:sub"])
-        assert subjects and all(s.startswith("repo:acme/fraud-detect:") for s in subjects), res.name
-        assert not any(s.endswith(":*") for s in subjects)
+    ci_trust = [(res, s) for res, s in federated if "oidc.eks." not in json.dumps(s)]
+    if case.ci == "none":
+        assert ci_trust == [], "no repository, no CI role"
+        return
+    if case.level >= 1:
+        assert ci_trust, "every environment of level >= 1 has a CI role"
+    host, prefix = CI_SUBJECTS[case.ci]
+    for res, statement in ci_trust:
+        subjects = statement["Condition"]["StringLike"][f"{host}:sub"]
+        assert subjects and all(s.startswith(prefix) for s in subjects), res.name
 
 
-def test_service_roles_are_guarded_against_confused_deputies(g):
-    for res, kind, statement in _statements(g):
-        if kind == "trust" and "Service" in statement.get("Principal", {}):
-            assert "aws:SourceAccount" in statement["Condition"]["StringEquals"], res.name
-
-
-def test_sagemaker_storage_is_encrypted_with_the_stack_key(g):
-    for nb in g.of_type("aws:sagemaker/notebookInstance:NotebookInstance"):
-        assert nb.inputs["kmsKeyId"].startswith("arn:aws:kms:") and nb.inputs["rootAccess"] == "Disabled"
-    for config in g.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration"):
-        realtime = any("instanceType" in v for v in config.inputs["productionVariants"])
-        assert not realtime or config.inputs["kmsKeyArn"].startswith("arn:aws:kms:")
-    for pipeline in g.of_type("aws:sagemaker/pipeline:Pipeline"):
-        for step in json.loads(pipeline.inputs["pipelineDefinition"])["Steps"]:
-            args = step["Arguments"]
-            if step["Type"] == "Training":
-                assert args["ResourceConfig"]["VolumeKmsKeyId"] and args["OutputDataConfig"]["KmsKeyId"]
-            if step["Type"] == "Processing":
-                assert (
-                    args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"]
-                    and args["ProcessingOutputConfig"]["KmsKeyId"]
-                )
-    for job in g.of_type("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"):
-        assert job.inputs["jobResources"]["clusterConfig"]["volumeKmsKeyId"]
-        assert job.inputs["dataQualityJobOutputConfig"]["kmsKeyId"]
-    for logs in g.of_type("aws:cloudwatch/logGroup:LogGroup"):
-        assert logs.inputs["kmsKeyId"].startswith("arn:aws:kms:")
-    for topic in g.of_type("aws:sns/topic:Topic"):
-        assert topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:")
-
-
-def test_stateful_resources_are_protected(g):
-    stateful = [r for r in g.custom if RESOURCE_KINDS.get(r.type) is not None and RESOURCE_KINDS[r.type].stateful]
-    assert stateful
-    assert [r.name for r in stateful if not r.protect] == []
-
-
-def test_components_parent_their_children(g):
+def test_components_parent_their_children(case):
+    g = case.graph()
     top_level = [r for r in g.custom if r.parent.endswith("::pulumi:pulumi:Stack::" + g.project + "-" + g.stack)]
     assert top_level == [], [r.name for r in top_level]

@@ -32,6 +32,9 @@ COMMON = {
     "pyproject.toml",
     "infra/Pulumi.yaml",
     "infra/__main__.py",
+    "infra/policy/PulumiPolicy.yaml",
+    "infra/policy/__main__.py",
+    "infra/policy/requirements.txt",
     "infra/requirements.txt",
     "infra/tests/test_security.py",
     *(

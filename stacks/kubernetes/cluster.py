@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from ..base import CapabilityComponent, static_policy
+from ..base import CapabilityComponent, policy_document, static_policy
 
 __all__ = ["ClusterAccess", "EksCluster", "EksClusterArgs", "connect_cluster", "kubeconfig"]
 
@@ -96,10 +96,22 @@ class EksCluster(CapabilityComponent):
             kms_key_id=args.kms_key_arn,
             opts=self.stateful(),
         )
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         cluster_role = aws.iam.Role(
             f"{name}-cluster-role",
             description=f"EKS control plane of {args.cluster_name}",
-            assume_role_policy=_assumed_by("eks.amazonaws.com"),
+            # Confused-deputy guard (EKS user guide, "Amazon EKS cluster IAM role"): only EKS
+            # acting for this account's cluster assumes it.
+            assume_role_policy=policy_document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "eks.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                    }
+                ]
+            ),
             opts=self.child(),
         )
         cluster_policy = aws.iam.RolePolicyAttachment(

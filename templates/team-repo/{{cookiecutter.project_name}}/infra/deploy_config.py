@@ -83,7 +83,9 @@ def check_images(ecr, stack: str, image_tag: str) -> None:
             ecr.describe_images(repositoryName=repository(stack), imageIds=[{"imageTag": tag}])
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ImageNotFoundException":
-                raise DeployError(f"image {repository(stack)}:{tag} is not in the registry: {how}") from None
+                raise DeployError(
+                    f"image {repository(stack)}:{tag} is not in the registry: {how}"
+                ) from None
             raise
 
 
@@ -100,18 +102,19 @@ def approved_package(sagemaker, account: str, stack: str, arn: str | None) -> di
             MaxResults=1,
         )["ModelPackageSummaryList"]
         if not found:
-            raise DeployError(
-                f"no approved model in {group}: "
-                + ("run training, then approve a version" if stack == FIRST_ENVIRONMENT else "promote one first")
-            )
+            how = "run training, then approve a version"
+            if stack != FIRST_ENVIRONMENT:
+                how = "promote one first (mlops-bp promote)"
+            raise DeployError(f"no approved model in {group}: {how}")
         arn = found[0]["ModelPackageArn"]
     match = PACKAGE_ARN.fullmatch(arn)
     if match is None:
         raise DeployError(f"not a model package ARN: {arn[:200]!r}")
     if match["group"] != group or match["account"] != account:
+        hint = "" if stack == FIRST_ENVIRONMENT else ": promote it with `mlops-bp promote` first"
         raise DeployError(
-            f"model package {arn} is not in this environment's registry {group} of account {account}"
-            + ("" if stack == FIRST_ENVIRONMENT else ": promote it with `mlops-bp promote` first")
+            f"model package {arn} is not in this environment's registry {group} "
+            f"of account {account}{hint}"
         )
     package = sagemaker.describe_model_package(ModelPackageName=arn)
     if package.get("ModelApprovalStatus") != "Approved":
