@@ -1,7 +1,8 @@
 """Run a Pulumi program in-process under Pulumi's official mocks and capture what it registers.
 
 This is the offline plan: the real program runs (`pulumi.runtime.set_mocks`), no engine, no
-provider plugins, no credentials. Every registration is recorded with its type, name, URN,
+provider plugins, no credentials. What the public API does not give is reached through
+`pulumi_adapter`, the only module that touches Pulumi's internals. Every registration is recorded with its type, name, URN,
 parent, inputs and options (protect, ...), giving the ResourceGraph that plan, diff, cost and
 the policy tests read.
 """
@@ -16,10 +17,8 @@ from threading import Lock
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings
-from pulumi.runtime.stack import run_pulumi_func
 
+from . import pulumi_adapter
 from .base import COMPONENT_CAPABILITY
 from .graph import CapturedResource, ResourceGraph
 
@@ -102,7 +101,7 @@ class PlanMocks(pulumi.runtime.Mocks):
 def _plain(value: Any) -> Any:
     """Inputs as JSON-able data. Secret values are never shown: they become "[secret]"."""
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        if pulumi_adapter.is_secret(value):
             return SECRET
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -119,7 +118,7 @@ def _engine_urn(urn: str) -> str:
     return urn.replace("::pulumi:pulumi:Stack$", "::", 1)
 
 
-class _CapturingMonitor(pulumi_mocks.MockMonitor):
+class _CapturingMonitor(pulumi_adapter.mock_monitor_class()):  # type: ignore[misc]
     """The mock monitor that also keeps each registration's options and parent."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks, project: str, stack: str) -> None:
@@ -138,7 +137,7 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        inputs = rpc.deserialize_properties(request.object)
+        inputs = pulumi_adapter.deserialize(request.object)
         self.captured.append(
             CapturedResource(
                 type=request.type,
@@ -159,7 +158,7 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
 
 async def _exports() -> dict[str, Any]:
     """The program's `pulumi.export`s (held by the root stack), resolved; secrets masked."""
-    exported = settings.get_root_resource().outputs
+    exported = pulumi_adapter.root_exports()
     values: dict[str, Any] = {}
     for key, value in sorted(exported.items()):
         output = pulumi.Output.from_input(value)
@@ -231,14 +230,15 @@ def capture(
 ) -> ResourceGraph:
     """Run `program` under mocks and return every resource it registered. `config` is the
     stack configuration the program sees (`pulumi.Config`)."""
+    pulumi_adapter.require()
     mocks = mocks or PlanMocks(region)
     pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     monitor = _CapturingMonitor(mocks, project, stack)
     with _owned_event_loops() as loop:
         # set_mocks binds Pulumi's runtime state to the current event loop: set it up inside.
-        settings.ROOT.set(None)  # a fresh root stack for every capture
+        pulumi_adapter.reset_root_stack()  # a fresh root stack for every capture
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-        loop.run_until_complete(run_pulumi_func(program))
+        loop.run_until_complete(pulumi_adapter.run_program(program))
         outputs = loop.run_until_complete(_exports())
     resources = sorted(_with_capabilities(monitor.captured), key=lambda r: r.urn)
     return ResourceGraph(project=project, stack=stack, resources=resources, outputs=outputs)

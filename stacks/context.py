@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlops_bp.blueprints import Blueprint, Environment
 
-__all__ = ["Deployment", "StackContext"]
+__all__ = ["DEPLOY_TOKENS", "Deployment", "StackContext"]
+
+
+# Pulumi secret config (key in the mlops-bp namespace) holding the token that starts the
+# repository's deploy pipeline, per CI system, and what that token must be.
+DEPLOY_TOKENS = {
+    # Creating a workflow dispatch event needs Actions: write (GitHub REST API docs).
+    "github": ("githubDispatchToken", "fine-grained GitHub token of the repository with Actions: write"),
+    "gitlab": ("gitlabPipelineToken", "GitLab project access token with the api scope"),
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,9 @@ class Deployment:
     """
 
     git_sha: str | None = None
+    # The token that lets a model approval start the repo's deploy pipeline (a Pulumi secret
+    # Output from stack config `DEPLOY_TOKENS[ci]`), None when the stack config has none.
+    dispatch_token: Any = None
     model_version: str | None = None
     model_package_arn: str | None = None
     image_tag: str | None = None

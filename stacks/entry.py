@@ -10,10 +10,16 @@ import pulumi
 
 from mlops_bp.blueprints import Blueprint, MlopsBpError, UserError, blueprint_from_data, load_blueprint
 
-from .context import Deployment
+from .context import DEPLOY_TOKENS, Deployment
 from .program import build
 
-__all__ = ["MODEL_PACKAGE_ARN", "blueprint_data_from_config", "deployment_from_config", "run_from_config"]
+__all__ = [
+    "MODEL_PACKAGE_ARN",
+    "blueprint_data_from_config",
+    "deployment_from_config",
+    "dispatch_token",
+    "run_from_config",
+]
 
 MODEL_PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+/\d+")
 # A commit CI built images for; `train-<tag>` must stay within ECR's 128 characters.
@@ -99,6 +105,7 @@ def deployment_from_config(config: pulumi.Config, blueprint: Blueprint) -> Deplo
     package = _checked(config, "modelPackageArn", MODEL_PACKAGE_ARN, "a SageMaker model package ARN")
     return Deployment(
         git_sha=config.get("gitSha"),
+        dispatch_token=dispatch_token(config, blueprint),
         model_version=config.get("modelVersion"),
         model_package_arn=package,
         image_tag=image_tag,
@@ -106,6 +113,12 @@ def deployment_from_config(config: pulumi.Config, blueprint: Blueprint) -> Deplo
         baseline_uri=_checked(config, "baselineUri", BASELINE_URI, "an S3 URI (s3://bucket/prefix)"),
         model_digests=_model_digests(config, [package, *variant_packages.values()]),
     )
+
+
+def dispatch_token(config: pulumi.Config, blueprint: Blueprint) -> pulumi.Output[str] | None:
+    """The secret token of the blueprint's CI system that a model approval starts deploys with."""
+    ci = "github" if blueprint.github else "gitlab" if blueprint.gitlab else None
+    return config.get_secret(DEPLOY_TOKENS[ci][0]) if ci else None
 
 
 def _model_digests(config: pulumi.Config, served: list[str | None]) -> tuple[tuple[str, str], ...]:

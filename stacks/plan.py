@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pulumi
+
 from mlops_bp.blueprints import Blueprint
 from mlops_bp.blueprints.constants import model_package_group
 
-from .aws.sagemaker import DEPLOY_TOKENS
 from .capture import MOCK_ACCOUNT_ID, PlanMocks, capture
-from .context import Deployment
+from .context import DEPLOY_TOKENS, Deployment
+from .entry import dispatch_token
 from .graph import ResourceGraph
 from .program import build
 
@@ -46,8 +50,14 @@ def plan(blueprint: Blueprint, environment: str | None = None, deployment: Deplo
     """Every resource `pulumi up` would declare for `blueprint` in `environment`: on a fresh
     account by default, or after a deploy that pinned `deployment`."""
     env = blueprint.environment(environment)
+
+    def program() -> object:
+        # What `pulumi up` reads from stack config at the entry, read the same way.
+        token = dispatch_token(pulumi.Config("mlops-bp"), blueprint)
+        return build(blueprint, env.name, replace(deployment or Deployment(), dispatch_token=token))
+
     return capture(
-        lambda: build(blueprint, env.name, deployment),
+        program,
         project=blueprint.name,
         stack=env.name,
         region=blueprint.region,

@@ -16,7 +16,7 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-from mlops_bp.stacks.aws.sagemaker import DEPLOY_TOKENS
+from mlops_bp.stacks.context import DEPLOY_TOKENS
 from mlops_bp.stacks.entry import _OBJECT_KEYS, _SCALAR_KEYS
 
 STACK_OUTPUT = re.compile(r"pulumi stack output ([a-z_]+)|steps\.up\.outputs\.([a-z_]+)")

@@ -11,7 +11,7 @@ import pulumi
 from mlops_bp.blueprints import Blueprint, EndpointMode, Environment, has_local_nvme
 from mlops_bp.blueprints.constants import PROMOTED_PREFIX, image_repository, model_package_group
 
-from ..context import StackContext
+from ..context import DEPLOY_TOKENS, StackContext
 from . import policies
 from .iam import ServiceRole, ServiceRoleArgs
 from .monitoring import (
@@ -50,20 +50,13 @@ from .training import (
     TrainingPipelineArgs,
 )
 
-__all__ = ["DATASET_KEY", "DEPLOY_TOKENS", "build_sagemaker", "training_data_uri"]
+__all__ = ["DATASET_KEY", "build_sagemaker", "training_data_uri"]
 
 SAGEMAKER = "sagemaker.amazonaws.com"
 # The `endpoint` output of a stack that has not been deployed yet.
 FIRST_DEPLOY = "created at first deploy"
 # The repo's dataset, tracked by DVC, as an object key of the data bucket.
 DATASET_KEY = "datasets/train.csv"
-# Pulumi secret config (key in the mlops-bp namespace) holding the token that starts the
-# repository's deploy pipeline, per CI system, and what that token must be.
-DEPLOY_TOKENS = {
-    # Creating a workflow dispatch event needs Actions: write (GitHub REST API docs).
-    "github": ("githubDispatchToken", "fine-grained GitHub token of the repository with Actions: write"),
-    "gitlab": ("gitlabPipelineToken", "GitLab project access token with the api scope"),
-}
 
 
 @dataclass(frozen=True)
@@ -732,7 +725,7 @@ def _deploy_on_approval(f: Foundation, blueprint: Blueprint, env: Environment, r
     ):
         return
     config_key, what = DEPLOY_TOKENS[trigger.slug]
-    token = pulumi.Config("mlops-bp").get_secret(config_key)
+    token = ctx.deployment.dispatch_token  # read from stack config at the entry (stacks/entry.py)
     if token is None:
         raise pulumi.RunError(
             f"deploy on approval needs a token: pulumi config set --secret mlops-bp:{config_key} <{what}>"
