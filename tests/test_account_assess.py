@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import boto3
+import pytest
 from typer.testing import CliRunner
 
 from mlops_bp.blueprints import FEATURES
@@ -304,3 +305,33 @@ def test_weak_bucket_is_not_evidence(aws_env):
     assert buckets["plain"]["secure"] is False
     assert "versioning enabled" in buckets["plain"]["missing"]
     assert "plain" not in result.feature("data_bucket").evidence
+
+
+@pytest.mark.parametrize("host", ["gitlab.com", "git.acme.example"])
+def test_gitlab_ci_roles_count_as_ci_oidc_roles(aws_env, host):
+    """A role GitLab CI assumes by OIDC (gitlab.com, or a self-managed instance recognised by
+    the `project_path:` subjects it trusts) is the CI role evidence, as GitHub's is."""
+    iam = _client("iam")
+    provider = iam.create_open_id_connect_provider(
+        Url=f"https://{host}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["a" * 40]
+    )["OpenIDConnectProviderArn"]
+    iam.create_role(
+        RoleName="fraud-ci",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Federated": provider},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": {
+                            "StringLike": {f"{host}:sub": "project_path:acme/fraud:ref_type:branch:ref:main"}
+                        },
+                    }
+                ],
+            }
+        ),
+    )
+    found = assess(connect()).feature("ci_oidc_role")
+    assert found.status is Found.YES and "fraud-ci" in found.evidence

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from mlops_bp.blueprints import CAPABILITIES, FEATURES, LEVELS, Feature
+from mlops_bp.blueprints.services import CI_OIDC_HOSTS, MODEL_PACKAGE_STATE_CHANGED, PIPELINE_STATUS_CHANGED
 
 from .buckets import bucket_region, missing_settings
 from .session import ApiUnavailable, Aws, AwsAccessDenied, aws_errors, pages
@@ -30,9 +31,8 @@ __all__ = [
     "read_account",
 ]
 
-GITHUB_OIDC_SUFFIX = "oidc-provider/token.actions.githubusercontent.com"
-PIPELINE_FAILED = "SageMaker Model Building Pipeline Execution Status Change"
-MODEL_PACKAGE_CHANGED = "SageMaker Model Package State Change"
+PIPELINE_FAILED = PIPELINE_STATUS_CHANGED
+MODEL_PACKAGE_CHANGED = MODEL_PACKAGE_STATE_CHANGED
 ALARM_CHANGED = "CloudWatch Alarm State Change"
 
 
@@ -46,7 +46,7 @@ class AccountSnapshot:
     kms_keys: list[dict[str, Any]] | None = None  # {"id", "rotation"}
     buckets: list[dict[str, Any]] | None = None  # {"name", "secure", "missing"}
     notebooks: list[dict[str, Any]] | None = None  # {"name", "lifecycle_config"}
-    roles: list[dict[str, Any]] | None = None  # {"name", "arn", "services", "federated"}
+    roles: list[dict[str, Any]] | None = None  # {"name", "arn", "services", "federated", "subjects"}
     oidc_providers: list[str] | None = None
     repositories: list[dict[str, Any]] | None = None  # {"name", "scan_on_push", "immutable", "lifecycle"}
     endpoints: list[dict[str, Any]] | None = None  # {"name", "variants", "data_capture", "deployment"}
@@ -108,6 +108,21 @@ def _principals(document: Any, key: str) -> list[str]:
     return found
 
 
+def _subjects(document: Any) -> list[str]:
+    """The OIDC `sub` values a trust policy's conditions name (any issuer)."""
+    if isinstance(document, str):
+        document = json.loads(document)
+    statements = document.get("Statement", [])
+    statements = [statements] if isinstance(statements, dict) else statements
+    found: list[str] = []
+    for statement in statements:
+        for block in (statement.get("Condition") or {}).values():
+            for key, value in block.items():
+                if key.endswith(":sub"):
+                    found.extend([value] if isinstance(value, str) else value)
+    return found
+
+
 def _roles(aws: Aws) -> list[dict[str, Any]]:
     roles = pages(aws.client("iam"), "list_roles", "Roles")
     return [
@@ -116,6 +131,7 @@ def _roles(aws: Aws) -> list[dict[str, Any]]:
             "arn": r["Arn"],
             "services": _principals(r.get("AssumeRolePolicyDocument", {}), "Service"),
             "federated": _principals(r.get("AssumeRolePolicyDocument", {}), "Federated"),
+            "subjects": _subjects(r.get("AssumeRolePolicyDocument", {})),
         }
         for r in roles
     ]
@@ -350,11 +366,20 @@ def _secure_buckets(s: AccountSnapshot) -> list[dict[str, Any]]:
 
 
 def _ci_roles(s: AccountSnapshot) -> tuple[bool, str]:
-    providers = [p for p in _need(s, "oidc_providers") if p.endswith(GITHUB_OIDC_SUFFIX)]
-    roles = [r for r in _need(s, "roles") if any(p in r["federated"] for p in providers)]
+    """Roles a CI system assumes by OIDC: GitHub Actions, or GitLab (gitlab.com, or a
+    self-managed instance, recognised by the `project_path:` subjects its roles trust)."""
+    providers = [
+        p for p in _need(s, "oidc_providers") if p.endswith(tuple(f"oidc-provider/{h}" for h in CI_OIDC_HOSTS.values()))
+    ]
+    roles = _need(s, "roles")
+    gitlab_hosts = {
+        f for r in roles for f in r["federated"] if any("project_path:" in sub for sub in r.get("subjects", []))
+    }
+    providers += sorted(gitlab_hosts - set(providers))
+    trusting = [r for r in roles if any(p in r["federated"] for p in providers)]
     if not providers:
-        return False, "no GitHub Actions OIDC provider"
-    return _some(roles, "roles trusting the GitHub OIDC provider")
+        return False, "no GitHub Actions or GitLab OIDC provider"
+    return _some(trusting, "roles trusting a CI system's OIDC provider")
 
 
 def _training_role(s: AccountSnapshot) -> tuple[bool, str]:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from mlops_bp.blueprints import CAPABILITIES, FEATURES, Blueprint, MlopsBpError, Platform
+from mlops_bp.blueprints.services import GITHUB_OIDC_HOST
 
 from .bootstrap import state_bucket_name
 from .buckets import BucketOwner, bucket_owner, validate_bucket_name
@@ -17,7 +18,6 @@ from .session import ApiUnavailable, Aws, AwsAccessDenied, aws_errors, pages
 
 __all__ = [
     "AWS_CAPABILITIES",
-    "FEATURE_ACTIONS",
     "QUOTA_NEEDS",
     "Check",
     "DoctorReport",
@@ -30,60 +30,6 @@ __all__ = [
     "required_actions",
 ]
 
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
-
-# IAM actions `pulumi up` needs to create each catalog feature on AWS. One table: the actions a
-# blueprint needs are the union over its features, never a branch on the level.
-FEATURE_ACTIONS: dict[str, tuple[str, ...]] = {
-    "kms_key": ("kms:CreateKey", "kms:CreateAlias", "kms:EnableKeyRotation", "kms:PutKeyPolicy", "kms:TagResource"),
-    "data_bucket": (
-        "s3:CreateBucket",
-        "s3:PutBucketVersioning",
-        "s3:PutEncryptionConfiguration",
-        "s3:PutBucketPublicAccessBlock",
-        "s3:PutBucketPolicy",
-        "s3:PutBucketOwnershipControls",
-        "s3:PutLifecycleConfiguration",
-        "s3:PutBucketTagging",
-    ),
-    "notebook": ("sagemaker:CreateNotebookInstance", "sagemaker:CreateNotebookInstanceLifecycleConfig", "iam:PassRole"),
-    "data_scientist_role": ("iam:CreateRole", "iam:PutRolePolicy", "iam:TagRole"),
-    "container_registry": ("ecr:CreateRepository", "ecr:PutLifecyclePolicy", "ecr:TagResource"),
-    "ci_oidc_role": ("iam:CreateOpenIDConnectProvider", "iam:CreateRole", "iam:PutRolePolicy"),
-    "endpoint": ("sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint", "iam:PassRole"),
-    "endpoint_logs": ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:AssociateKmsKey"),
-    "endpoint_alarms": ("cloudwatch:PutMetricAlarm", "sns:CreateTopic", "sns:Subscribe", "sns:SetTopicAttributes"),
-    "artifacts_bucket": (
-        "s3:CreateBucket",
-        "s3:PutBucketVersioning",
-        "s3:PutEncryptionConfiguration",
-        "s3:PutBucketPolicy",
-    ),
-    "model_registry": ("sagemaker:CreateModelPackageGroup",),
-    "training_pipeline": ("sagemaker:CreatePipeline", "iam:PassRole"),
-    "training_schedule": ("scheduler:CreateSchedule", "iam:PassRole"),
-    "training_role": ("iam:CreateRole", "iam:PutRolePolicy"),
-    "pipeline_failure_alerts": ("events:PutRule", "events:PutTargets"),
-    "multi_environment": (),
-    "blue_green": ("sagemaker:UpdateEndpoint", "cloudwatch:PutMetricAlarm"),
-    "ab_variants": ("sagemaker:CreateEndpointConfig",),
-    "deploy_on_approval": (
-        "events:CreateConnection",
-        "events:CreateApiDestination",
-        "events:PutRule",
-        "events:PutTargets",
-        "secretsmanager:CreateSecret",
-    ),
-    "data_capture": ("sagemaker:CreateEndpointConfig",),
-    "model_monitor": ("sagemaker:CreateDataQualityJobDefinition", "sagemaker:CreateMonitoringSchedule", "s3:PutObject"),
-    "drift_retraining": ("cloudwatch:PutMetricAlarm", "events:PutRule", "events:PutTargets"),
-    "autoscaling": (
-        "application-autoscaling:RegisterScalableTarget",
-        "application-autoscaling:PutScalingPolicy",
-        "iam:CreateServiceLinkedRole",
-    ),
-    "dashboard": ("cloudwatch:PutDashboard",),
-}
 
 # Which capabilities a platform builds on AWS (the rest live on the Kubernetes cluster).
 AWS_CAPABILITIES: dict[Platform, frozenset[str]] = {
@@ -98,8 +44,13 @@ def _aws_features(blueprint: Blueprint) -> set[str]:
 
 
 def required_actions(blueprint: Blueprint) -> tuple[str, ...]:
-    """The IAM actions deploying `blueprint` needs, sorted."""
-    return tuple(sorted({a for name in _aws_features(blueprint) for a in FEATURE_ACTIONS[name]}))
+    """The IAM actions deploying `blueprint` needs, sorted: derived from the resource types its
+    plans declare in every environment once deployed (stacks/permissions.py), never listed
+    per feature or level by hand."""
+    from mlops_bp.stacks.permissions import required_actions as for_graphs
+    from mlops_bp.stacks.plan import deployed, plan
+
+    return for_graphs(plan(blueprint, e.name, deployed(blueprint, e.name)) for e in blueprint.environments)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from mlops_bp.blueprints.services import GITHUB_OIDC_HOST
+
 from ..base import CapabilityComponent, policy_document
 
 __all__ = [
@@ -24,8 +26,6 @@ __all__ = [
     "preview_trust",
     "role_with_policy",
 ]
-
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 
 
 def role_with_policy(

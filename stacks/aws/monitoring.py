@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_bp.blueprints.regions import MODEL_MONITOR_REGISTRIES
+from mlops_bp.blueprints.services import ALARM_STATE_CHANGED, PIPELINE_STATUS_CHANGED
 
 from ..base import CapabilityComponent, policy_document
 
@@ -186,7 +187,7 @@ class PipelineFailureAlert(CapabilityComponent):
             event_pattern=pulumi.Output.json_dumps(
                 {
                     "source": ["aws.sagemaker"],
-                    "detail-type": ["SageMaker Model Building Pipeline Execution Status Change"],
+                    "detail-type": [PIPELINE_STATUS_CHANGED],
                     "detail": {"currentPipelineExecutionStatus": ["Failed"], "pipelineArn": [args.pipeline_arn]},
                 }
             ),
@@ -324,7 +325,7 @@ class DataQualityMonitor(CapabilityComponent):
             event_pattern=pulumi.Output.json_dumps(
                 {
                     "source": ["aws.cloudwatch"],
-                    "detail-type": ["CloudWatch Alarm State Change"],
+                    "detail-type": [ALARM_STATE_CHANGED],
                     "resources": [self.drift_alarm.arn],
                     "detail": {"state": {"value": ["ALARM"]}},
                 }

@@ -10,6 +10,8 @@ from urllib.parse import quote
 import pulumi
 import pulumi_aws as aws
 
+from mlops_bp.blueprints.services import MODEL_PACKAGE_STATE_CHANGED
+
 from ..base import CapabilityComponent
 
 __all__ = [
@@ -324,7 +326,7 @@ class DeployOnApproval(CapabilityComponent):
             event_pattern=pulumi.Output.json_dumps(
                 {
                     "source": ["aws.sagemaker"],
-                    "detail-type": ["SageMaker Model Package State Change"],
+                    "detail-type": [MODEL_PACKAGE_STATE_CHANGED],
                     "detail": {
                         "ModelPackageGroupName": [args.model_package_group],
                         "ModelApprovalStatus": ["Approved"],
