@@ -25,10 +25,7 @@ shell in a deleted directory) and a repo may hold a large virtualenv or data.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import stat
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -40,97 +37,31 @@ from pathlib import Path
 from mlops_bp.blueprints import BLUEPRINT_FILENAME, Blueprint, MlopsBpError, UserError, load_blueprint
 
 from . import transaction
-from .layout import GENERATED_FILES
-from .render import GENERATOR_FILENAME, render_tree
+from .render import render_tree
+from .snapshot import (
+    BASE_SNAPSHOT,
+    MANAGED_FILES,
+    MARKER_FILES,
+    RenderedFile,
+    Tree,
+    read_generator_record,
+    read_snapshot,
+    read_tree,
+    snapshot_text,
+)
 from .transaction import Write, check_no_symlinks
 
 __all__ = [
-    "BASE_SNAPSHOT",
     "FileAction",
     "FileChange",
-    "RenderedFile",
     "RepoState",
     "ScaffoldChanges",
     "apply_changes",
     "load_repo",
     "merge_trees",
     "plan_repo_change",
-    "read_snapshot",
-    "read_tree",
-    "snapshot_text",
     "three_way_merge",
-    "write_base_snapshot",
 ]
-
-BASE_SNAPSHOT = ".mlops-bp/base.json"
-# Files merge_trees writes whole instead of merging: derived from the blueprint, or the base.
-MANAGED_FILES = frozenset((*GENERATED_FILES, BASE_SNAPSHOT))
-
-
-@dataclass(frozen=True)
-class RenderedFile:
-    data: bytes
-    executable: bool = False
-
-
-Tree = Mapping[str, RenderedFile]
-
-
-def read_tree(root: Path) -> dict[str, RenderedFile]:
-    """Every file under `root`, by POSIX path relative to it."""
-    tree = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            executable = bool(path.stat().st_mode & stat.S_IXUSR)
-            tree[path.relative_to(root).as_posix()] = RenderedFile(path.read_bytes(), executable)
-    return tree
-
-
-# --- the merge base snapshot ----------------------------------------------------------------
-
-
-def snapshot_text(tree: Tree, template_version: str) -> str:
-    """The merge base as stored in the repo: the pristine render, managed files left out."""
-    text: dict[str, str] = {}
-    binary: dict[str, str] = {}
-    for path, file in sorted(tree.items()):
-        if path in MANAGED_FILES:
-            continue
-        try:
-            text[path] = file.data.decode("utf-8")
-        except UnicodeDecodeError:
-            binary[path] = base64.b64encode(file.data).decode("ascii")
-    doc = {"template_version": template_version, "files": text, "binary_files": binary}
-    return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def write_base_snapshot(root: Path) -> Path:
-    """Record the render just written to `root` as its merge base; return the relative path.
-
-    Called on a pristine render (by `init_repo`), so the tree is the base as it is.
-    """
-    template_version = _generator_record(root)[1]
-    path = root / BASE_SNAPSHOT
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(snapshot_text(read_tree(root), template_version), encoding="utf-8")
-    return Path(BASE_SNAPSHOT)
-
-
-def read_snapshot(repo: Path) -> tuple[str, dict[str, bytes]] | None:
-    """(template version, files) of the repo's merge base, or None when it has none."""
-    path = repo / BASE_SNAPSHOT
-    if not path.is_file():
-        return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        files = {p: t.encode("utf-8") for p, t in doc["files"].items()}
-        files.update({p: base64.b64decode(b) for p, b in doc.get("binary_files", {}).items()})
-        return str(doc["template_version"]), files
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise UserError(
-            f"{BASE_SNAPSHOT}: not a merge base written by mlops-bp (delete it to re-render the base)"
-        ) from None
-
 
 # --- three-way merge ------------------------------------------------------------------------
 
@@ -281,11 +212,6 @@ def _new_file_mode(executable: bool) -> int:
     return (0o777 if executable else 0o666) & ~umask
 
 
-# Written last: until they change, the repo still says it is at the old level and templates,
-# so an interrupted transaction is recognised by them and by its journal.
-MARKER_FILES = (BASE_SNAPSHOT, BLUEPRINT_FILENAME, GENERATOR_FILENAME)
-
-
 def _check_unchanged(repo: Path, changes: list[FileChange]) -> None:
     for change in changes:
         if change.action is not FileAction.ADD and _read_current(repo, change.path) != change.current:
@@ -304,20 +230,6 @@ def apply_changes(repo: Path, changes: ScaffoldChanges) -> None:
 
 
 # --- a generated repo ------------------------------------------------------------------------
-
-
-def _generator_record(repo: Path) -> tuple[str, str]:
-    """(ci, template version) from the repo's `.mlops-bp.json`."""
-    path = repo / GENERATOR_FILENAME
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        return str(record["ci"]), str(record["template_version"])
-    except FileNotFoundError:
-        raise UserError(
-            f"repo: {repo} has no {GENERATOR_FILENAME}, so it was not generated by `mlops-bp init`"
-        ) from None
-    except (ValueError, KeyError, TypeError):
-        raise UserError(f"{path}: expected JSON with `ci` and `template_version` as `mlops-bp init` writes") from None
 
 
 @dataclass(frozen=True)
@@ -343,7 +255,7 @@ def load_repo(repo: Path) -> RepoState:
     if not (repo / BLUEPRINT_FILENAME).is_file():
         raise UserError(f"repo: {repo} has no {BLUEPRINT_FILENAME}; run this inside a repo made by `mlops-bp init`")
     blueprint = load_blueprint(repo / BLUEPRINT_FILENAME)
-    ci, template_version = _generator_record(repo)
+    ci, template_version = read_generator_record(repo)
     return RepoState(root=repo, blueprint=blueprint, ci=ci, template_version=template_version)
 
 

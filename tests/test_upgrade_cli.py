@@ -13,7 +13,7 @@ from mlops_bp.cli import lifecycle
 from mlops_bp.cli.app import app
 from mlops_bp.templates import transaction, upgrade
 from mlops_bp.templates.render import init_repo
-from mlops_bp.templates.upgrade import BASE_SNAPSHOT
+from mlops_bp.templates.snapshot import BASE_SNAPSHOT
 
 from .conftest import make_blueprint
 from .test_diff_levels import _rename_data_bucket_from_level_2

@@ -11,17 +11,8 @@ import pytest
 
 from mlops_bp.blueprints import UserError
 from mlops_bp.templates import transaction
-from mlops_bp.templates.upgrade import (
-    BASE_SNAPSHOT,
-    FileAction,
-    RenderedFile,
-    apply_changes,
-    merge_trees,
-    read_snapshot,
-    read_tree,
-    snapshot_text,
-    three_way_merge,
-)
+from mlops_bp.templates.snapshot import BASE_SNAPSHOT, RenderedFile, read_snapshot, read_tree, snapshot_text
+from mlops_bp.templates.upgrade import FileAction, apply_changes, merge_trees, three_way_merge
 
 LABELS = ("yours", "template level 1", "template level 2")
 README_V1 = b"# Project\n\nIntro.\n\n## Usage\n\nRun make.\n\n## License\n\nApache-2.0\n"
