@@ -2,8 +2,9 @@
 
 This is the offline plan: the real program runs (`pulumi.runtime.set_mocks`), no engine, no
 provider plugins, no credentials. What the public API does not give is reached through
-`pulumi_adapter`, the only module that touches Pulumi's internals. Every registration is recorded with its type, name, URN,
-parent, inputs and options (protect, ...), giving the ResourceGraph that plan, diff, cost and
+`pulumi_adapter`, the only module that touches Pulumi's internals. Every registration is
+recorded with its type, name, URN, parent, inputs and options (protect, ...), giving the
+ResourceGraph that plan, diff, cost and
 the policy tests read.
 """
 

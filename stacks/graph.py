@@ -43,7 +43,8 @@ class ResourceGraph:
     """Every resource one program run registered (sorted by URN) and the stack's outputs.
 
     Output values are what the program computed under the plan's mocks: names derived from the
-    blueprint are real, ids and ARNs the provider would assign are the mocks' stand-ins (account 123456789012, `-mock` names)."""
+    blueprint are real, ids and ARNs the provider would assign are the mocks' stand-ins
+    (account 123456789012, `-mock` names)."""
 
     project: str
     stack: str

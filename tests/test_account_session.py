@@ -106,7 +106,8 @@ def limited_user(aws_env, monkeypatch):
         UserName="limited",
         PolicyName="whoami",
         PolicyDocument=(
-            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}'
+            '{"Version": "2012-10-17", "Statement": '
+            '[{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}'
         ),
     )
     key = iam.create_access_key(UserName="limited")["AccessKey"]

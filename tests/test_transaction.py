@@ -107,7 +107,8 @@ def test_a_journal_without_manifest_changed_nothing_and_is_dropped(tmp_path):
 def test_only_one_process_holds_the_repo(tmp_path):
     repo = make(tmp_path / "repo", BEFORE)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from mlops_bp.templates.transaction import locked\n"
+        [sys.executable, "-c", "import sys, time; from pathlib import Path\n"
+         "from mlops_bp.templates.transaction import locked\n"
          "with locked(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(30)", str(repo)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

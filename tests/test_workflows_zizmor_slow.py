@@ -38,7 +38,8 @@ def _summary(findings: list[dict]) -> list[str]:
     return [
         f"{f['ident']} ({f['determinations']['severity']}): "
         + ", ".join(
-            f"{Path(loc['symbolic']['key']['Local']['verbatim_path']).name}:{loc['concrete']['location']['start_point']['row'] + 1}"
+            f"{Path(loc['symbolic']['key']['Local']['verbatim_path']).name}:"
+            f"{loc['concrete']['location']['start_point']['row'] + 1}"
             for loc in f["locations"]
             if loc["symbolic"]["kind"] == "Primary"
         )

@@ -146,7 +146,9 @@ class EndpointMonitoring(CapabilityComponent):
                 latency = aws.cloudwatch.MetricAlarm(
                     f"{name}-{variant.lower()}-latency",
                     name=f"{args.endpoint_name}-{variant}-latency",
-                    alarm_description=f"Average model latency of {args.endpoint_name}/{variant} above {args.latency_threshold_ms} ms",
+                    alarm_description=(
+                        f"Average model latency of {args.endpoint_name}/{variant} above {args.latency_threshold_ms} ms"
+                    ),
                     namespace="AWS/SageMaker",
                     metric_name="ModelLatency",  # microseconds
                     dimensions=dimensions,

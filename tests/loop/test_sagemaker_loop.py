@@ -3,8 +3,9 @@
 pipeline (preprocess -> train -> evaluate -> condition -> register, run by tests/loop/harness.py
 on S3 of a moto server) -> approval -> promotion into prod (`mlops-bp promote`) -> deploy config
 (the repo's infra/deploy_config.py against moto) -> the stack that deploy pins (plan) -> serving
-(the repo's entry point on the model copied into prod, its digest checked) -> data capture -> drift post-processor (the script the stack uploads) -> the metric the
-drift alarm reads. Every name and path comes from the graphs and the repo.
+(the repo's entry point on the model copied into prod, its digest checked) -> data capture ->
+drift post-processor (the script the stack uploads) -> the metric the drift alarm reads. Every
+name and path comes from the graphs and the repo.
 """
 
 from __future__ import annotations
