@@ -177,11 +177,18 @@ def test_github_pull_requests_preview_with_the_preview_role_or_say_why_not(rende
     assert gate["env"]["PREVIEW_ROLE_ARN"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
     assert '[ -z "$PREVIEW_ROLE_ARN" ]' in gate["run"] and "::notice" in gate["run"]
     assert 'echo "enabled=true" >> "$GITHUB_OUTPUT"' in gate["run"]
-    cloud = steps[steps.index(gate) + 1 :]
+    after = steps[steps.index(gate) + 1 :]
+    assert all(s["if"] == "steps.cloud.outputs.enabled == 'true'" for s in after)
+    cloud = [s for s in after if "uses" in s]
     assert [s["uses"].split("@")[0] for s in cloud] == ["aws-actions/configure-aws-credentials", "pulumi/actions"]
-    assert all(s["if"] == "steps.cloud.outputs.enabled == 'true'" for s in cloud)
     assert cloud[0]["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
     assert cloud[1]["with"]["command"] == "preview" and "env" not in cloud[1]
+    # The preview enforces the rule pack (the policy pack's requirements are installed first).
+    assert cloud[1]["with"]["policyPacks"] == "${{ github.workspace }}/infra/policy"
+    assert [s["run"] for s in after if "run" in s] == [
+        "python -m venv infra/policy/.venv && infra/policy/.venv/bin/python -m pip install -r "
+        "infra/policy/requirements.txt"
+    ]
     assert any(s.get("run") == "python -m pytest infra/tests" for s in steps[: steps.index(gate)])
 
 
