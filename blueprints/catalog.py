@@ -14,13 +14,17 @@ from typing import Any
 __all__ = [
     "CAPABILITIES",
     "FEATURES",
-    "FIELD_MIN_LEVEL",
+    "FIELD_FEATURE",
     "LEVELS",
     "LEVEL_DEFAULTS",
+    "REALTIME_ENDPOINT_FEATURE",
     "Feature",
     "LevelInfo",
+    "feature_level",
     "features_at",
     "level_defaults",
+    "level_numbers",
+    "level_range",
 ]
 
 CAPABILITIES = ("storage", "registry", "training", "serving", "monitoring", "iam")
@@ -80,28 +84,30 @@ FEATURES: tuple[Feature, ...] = (
     Feature("dashboard", 4, "monitoring", "Dashboard: invocations, latency, errors, drift"),
 )
 
-# Settings that only mean something from a given level. A blueprint whose value differs from
-# the default below that level is an error naming the level it needs.
-FIELD_MIN_LEVEL: dict[str, int] = {
-    "registry": 1,
-    "serving.serverless_memory_mb": 1,
-    "serving.serverless_max_concurrency": 1,
-    "serving.image_tag": 1,
-    "monitoring.log_retention_days": 1,
-    "monitoring.latency_threshold_ms": 1,
-    "monitoring.error_5xx_threshold": 1,
-    "monitoring.alarm_email": 1,
-    "training": 2,
-    "serving.instance_type": 3,
-    "serving.instance_count": 3,
-    "serving.variants": 3,
-    "serving.min_capacity": 4,
-    "serving.max_capacity": 4,
-    "serving.target_invocations_per_instance": 4,
-    "serving.data_capture_percent": 4,
-    "monitoring.drift_threshold": 4,
-    "monitoring.monitor_schedule": 4,
+# Settings that only mean something with a feature: a blueprint whose value differs from the
+# default below the feature's level is an error naming the level it needs.
+FIELD_FEATURE: dict[str, str] = {
+    "registry": "container_registry",
+    "serving.serverless_memory_mb": "endpoint",
+    "serving.serverless_max_concurrency": "endpoint",
+    "serving.image_tag": "endpoint",
+    "monitoring.log_retention_days": "endpoint_logs",
+    "monitoring.latency_threshold_ms": "endpoint_alarms",
+    "monitoring.error_5xx_threshold": "endpoint_alarms",
+    "monitoring.alarm_email": "endpoint_alarms",
+    "training": "training_pipeline",
+    "serving.instance_type": "multi_environment",
+    "serving.instance_count": "multi_environment",
+    "serving.variants": "ab_variants",
+    "serving.min_capacity": "autoscaling",
+    "serving.max_capacity": "autoscaling",
+    "serving.target_invocations_per_instance": "autoscaling",
+    "serving.data_capture_percent": "data_capture",
+    "monitoring.drift_threshold": "model_monitor",
+    "monitoring.monitor_schedule": "model_monitor",
 }
+# Real-time endpoint instances come with staging and prod (prod keeps one warm).
+REALTIME_ENDPOINT_FEATURE = "multi_environment"
 
 _DEV = {"name": "dev", "endpoint": "serverless", "requires_approval": False}
 # Staging scales to zero between deploys; prod keeps one small real-time instance warm.
@@ -116,6 +122,25 @@ LEVEL_DEFAULTS: dict[int, dict[str, Any]] = {
     3: {"environments": [_DEV, _STAGING, _PROD]},
     4: {"environments": [_DEV, _STAGING, _PROD]},
 }
+
+
+def level_numbers() -> tuple[int, ...]:
+    """The level numbers the catalog defines, lowest first."""
+    return tuple(info.number for info in LEVELS)
+
+
+def level_range() -> str:
+    """The levels as users read them in help and errors: `0-4`."""
+    numbers = level_numbers()
+    return f"{numbers[0]}-{numbers[-1]}"
+
+
+def feature_level(name: str) -> int:
+    """The level that switches feature `name` on."""
+    for feature in FEATURES:
+        if feature.name == name:
+            return feature.level
+    raise KeyError(name)
 
 
 def features_at(level: int) -> frozenset[str]:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "BLUEPRINT_FILENAME",
+    "CI_SYSTEMS",
     "MODEL_DIGEST_KEY",
     "MODEL_FILE",
     "PROMOTED_PREFIX",
@@ -19,6 +20,8 @@ __all__ = [
 SPEC_VERSION = 1
 BLUEPRINT_FILENAME = "mlops-bp.yaml"
 SCHEMA_FILENAME = "mlops-bp.schema.json"
+# The CI systems a generated repo can use (its workflows, and the OIDC trust of its deploy role).
+CI_SYSTEMS = ("github", "gitlab")
 
 
 def secrets_alias(project: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from difflib import get_close_matches
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pydantic loads only when a blueprint is validated, not at CLI startup
@@ -45,11 +47,15 @@ def _short(value: object, limit: int = 80) -> str:
 
 
 def format_validation_error(
-    exc: ValidationError, source: str | None = None, hints: dict[str, str] | None = None
+    exc: ValidationError,
+    source: str | None = None,
+    hints: dict[str, str] | None = None,
+    allowed_keys: Callable[[tuple], Iterable[str]] | None = None,
 ) -> str:
     """One line naming the first bad field, what is allowed, and what was given.
 
-    `hints` maps a field name to a human description used instead of a raw regex.
+    `hints` maps a field name to a human description used instead of a raw regex;
+    `allowed_keys(loc)` lists the keys allowed beside an unknown one (for "did you mean").
     """
     first = exc.errors(include_url=False)[0]
     loc = tuple(first["loc"])
@@ -59,12 +65,16 @@ def format_validation_error(
     if first["type"] == "string_pattern_mismatch" and hints and names and names[-1] in hints:
         msg = hints[names[-1]]
     elif first["type"] == "extra_forbidden":
-        msg = "unknown key (check the spelling; `mlops-bp schema` lists the allowed keys)"
+        close = get_close_matches(str(loc[-1]), list(allowed_keys(loc[:-1])), n=1) if allowed_keys else []
+        msg = f"unknown key; did you mean {close[0]}?" if close else "unknown key"
+        msg += " (`mlops-bp schema` lists the allowed keys)"
     elif first["type"] == "missing":
         msg = "is required"
     given = first.get("input")
     shown = (
-        "" if first["type"] in {"missing", "extra_forbidden"} or isinstance(given, dict) else f" (got {_short(given)})"
+        ""
+        if first["type"] in {"missing", "extra_forbidden"} or isinstance(given, dict) or _short(given) in msg
+        else f" (got {_short(given)})"
     )
     more = len(exc.errors()) - 1
     extra = f" [+{more} more]" if more > 0 else ""

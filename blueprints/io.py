@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .constants import BLUEPRINT_FILENAME, SCHEMA_FILENAME
 from .errors import BlueprintError, UserError, format_validation_error
-from .models import PATTERN_HINTS, Blueprint
+from .models import PATTERN_HINTS, Blueprint, data_at_level
 from .userfiles import load_user_yaml
 
 __all__ = [
     "BLUEPRINT_FILENAME",
     "SCHEMA_FILENAME",
+    "apply_overrides",
     "blueprint_from_data",
     "dump_blueprint",
     "json_schema",
@@ -33,7 +34,29 @@ def blueprint_from_data(data: Any, source: str | None = None) -> Blueprint:
     try:
         return Blueprint.model_validate(data)
     except ValidationError as exc:
-        raise BlueprintError(format_validation_error(exc, source, PATTERN_HINTS)) from None
+        raise BlueprintError(format_validation_error(exc, source, PATTERN_HINTS, _allowed_keys)) from None
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """The keys of the model at `loc` of a blueprint (none where it is not a model)."""
+    model: Any = Blueprint
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) and hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        model = next((a for a in (field.annotation, *get_args(field.annotation)) if isinstance(a, type)), None)
+        if model is None or not issubclass(model, BaseModel):
+            return []
+    return list(model.model_fields)
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Blueprint data with `overrides` (flags, stack config) on top; None means not given. A
+    level override moves the data to that level as `Blueprint.with_level` does."""
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "level" in given:
+        data = data_at_level(data, given.pop("level"))
+    return {**data, **given}
 
 
 def load_blueprint(path: str | Path, overrides: dict[str, Any] | None = None) -> Blueprint:
@@ -45,8 +68,8 @@ def load_blueprint(path: str | Path, overrides: dict[str, Any] | None = None) ->
         raise BlueprintError(str(exc)) from None
     if data is None:
         data = {}
-    if isinstance(data, dict) and overrides:
-        data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    if isinstance(data, dict):
+        data = apply_overrides(data, overrides)
     return blueprint_from_data(data, str(path))
 
 

@@ -19,14 +19,15 @@ from . import catalog
 from .constants import SPEC_VERSION
 from .enums import EndpointMode, MaturityLevel, Platform
 from .errors import BlueprintError, UserError, format_validation_error
-from .instances import ENDPOINT_SMALLEST_INSTANCE, INSTANCE_USES, instance_types
-from .kubernetes import KubernetesServing, KubernetesSettings
-from .limits import ALARMS_PER_VARIANT, MAX_ROLLBACK_ALARMS, name_prefix_error
+from .instances import ENDPOINT_SMALLEST_INSTANCE
+from .kubernetes import KubernetesSettings
+from .limits import ALARMS_PER_VARIANT, MAX_ROLLBACK_ALARMS
 from .names import SUPPORTED_METRICS, package_name, package_name_error
-from .regions import AWS_REGIONS, MODEL_MONITOR_REGISTRIES
+from .validators import BLUEPRINT_RULES, ci_system_error, close_match, region_error
 
 __all__ = [
     "PATTERN_HINTS",
+    "data_at_level",
     "RULE_IDS",
     "SPEC_VERSION",
     "Blueprint",
@@ -288,7 +289,7 @@ class Blueprint(_Strict):
         pattern=NAME_PATTERN,
         description="Project name: 3-40 characters of a-z, 0-9 and '-', not starting or ending with '-'.",
     )
-    level: MaturityLevel = Field(description="MLOps maturity level 0-4.")
+    level: MaturityLevel = Field(description=f"MLOps maturity level {catalog.level_range()}.")
     platform: Platform = Platform.SAGEMAKER
     region: str = Field("us-east-1", description="AWS region.")
     environments: list[Environment] = Field(
@@ -354,8 +355,9 @@ class Blueprint(_Strict):
     @field_validator("level", mode="before")
     @classmethod
     def _level_is_int(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int) or value not in range(5):
-            raise ValueError("must be one of 0, 1, 2, 3, 4")
+        numbers = catalog.level_numbers()
+        if isinstance(value, bool) or not isinstance(value, int) or value not in numbers:
+            raise ValueError(f"must be one of {', '.join(map(str, numbers))}")
         return value
 
     @field_validator("name")
@@ -371,61 +373,24 @@ class Blueprint(_Strict):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if value not in AWS_REGIONS:
-            raise ValueError(f"unknown AWS region; one of {', '.join(sorted(AWS_REGIONS))}")
+        problem = region_error(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
-    def _check_levels(self) -> Blueprint:
-        names = [e.name for e in self.environments]
-        if not names:
-            raise ValueError("environments: at least one environment is needed")
-        if len(set(names)) != len(names):
-            raise ValueError("environments: names must be unique")
-        for path, min_level in catalog.FIELD_MIN_LEVEL.items():
-            if self.level < min_level and _get(self, path) != _get(_DEFAULTS, path):
-                raise ValueError(f"{path}: needs level {min_level} or higher (blueprint is level {int(self.level)})")
-        if self.level < 3 and any(e.endpoint is EndpointMode.REALTIME for e in self.environments):
-            raise ValueError("environments: real-time endpoints need level 3 or higher")
-        accounts = [e.account for e in self.environments]
-        if any(accounts) and not all(accounts):
-            raise ValueError("environments: set account on every environment or on none")
-        if any(accounts) and self.oidc_provider_arn and self.oidc_provider_arn.split(":")[4] not in accounts:
-            raise ValueError(
-                "oidc_provider_arn: names account "
-                f"{self.oidc_provider_arn.split(':')[4]}, which is no environment's account"
-            )
-        if self.github and self.gitlab:
-            raise ValueError("github, gitlab: set one CI system; the deploy role trusts exactly one repository")
-        if self.platform is Platform.KUBERNETES and self.has_challengers:
-            if any(round(v.weight * 100) < 1 for v in self.serving.variants):
-                raise ValueError("serving.variants: every variant needs a weight of at least 0.01 on kubernetes")
-            if self.kubernetes.serving is KubernetesServing.KSERVE and len(self.serving.variants) != 2:
-                raise ValueError(
-                    "serving.variants: a KServe canary takes exactly two variants (stable first, canary second)"
-                )
-        if self.platform is Platform.SAGEMAKER:
-            _check_instance_types(self)
-        too_long = name_prefix_error(self.name, names, self.platform)
-        if too_long:
-            raise ValueError(too_long)
-        if (
-            self.platform is Platform.SAGEMAKER
-            and "model_monitor" in self.features
-            and any(e.endpoint is EndpointMode.REALTIME for e in self.environments)
-            and self.region not in MODEL_MONITOR_REGISTRIES
-        ):
-            raise ValueError(
-                f"region: SageMaker Model Monitor (level 4 data-quality monitoring) is not offered in "
-                f"{self.region}; one of {', '.join(sorted(MODEL_MONITOR_REGISTRIES))}"
-            )
-        if (
-            self.platform is Platform.KUBERNETES
-            and self.kubernetes.cluster.create
-            and not self.kubernetes.cluster.subnet_ids
-        ):
-            raise ValueError("kubernetes.cluster.subnet_ids: required when kubernetes.cluster.create is true")
+    def _check_rules(self) -> Blueprint:
+        for rule in BLUEPRINT_RULES:
+            problem = rule(self)
+            if problem:
+                raise ValueError(problem)
         return self
+
+    def check_ci(self, ci: str) -> None:
+        """Refuse a repo whose CI runs on `ci` for this blueprint (BlueprintError)."""
+        problem = ci_system_error(self, ci)
+        if problem:
+            raise BlueprintError(problem)
 
     @property
     def features(self) -> frozenset[str]:
@@ -464,8 +429,9 @@ class Blueprint(_Strict):
         for env in self.environments:
             if env.name == name:
                 return env
+        names = [e.name for e in self.environments]
         raise UserError(
-            f"environment: {name!r} is not in this blueprint (one of {', '.join(e.name for e in self.environments)})"
+            f"environment: {name!r} is not in this blueprint (one of {', '.join(names)}){close_match(name, names)}"
         )
 
     def with_level(self, level: int) -> Blueprint:
@@ -473,41 +439,27 @@ class Blueprint(_Strict):
         follow. A setting that the new level does not allow is a BlueprintError."""
         if level == self.level:
             return self
-        data = self.model_dump(mode="json")
-        defaults = catalog.level_defaults(int(self.level))["environments"]
-        if self.environments == [Environment.model_validate(e) for e in defaults]:
-            data.pop("environments")
-        data["level"] = level
+        data = data_at_level(self.model_dump(mode="json"), level)
         try:
             return Blueprint.model_validate(data)
         except ValidationError as exc:
             raise BlueprintError(format_validation_error(exc, f"at level {level}", PATTERN_HINTS)) from None
 
 
-def _check_instance_types(blueprint: Blueprint) -> None:
-    """Each SageMaker instance type is one the API accepts for every use the stacks make of it."""
-    for path, uses in INSTANCE_USES.items():
-        value = _get(blueprint, path)
-        for what, shape in uses:
-            if value not in instance_types(shape):
-                raise ValueError(f"{path}: {value} is not an instance type SageMaker offers for {what}")
+def data_at_level(data: dict[str, Any], level: Any) -> dict[str, Any]:
+    """Blueprint data moved to `level`: environments that are the old level's defaults follow
+    the new level's defaults; everything else the user set stays as it is."""
+    moved = {**data, "level": level}
+    if _are_level_defaults(data.get("environments"), data.get("level")):
+        moved.pop("environments")
+    return moved
 
 
-def _get(obj: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-class _Defaults:
-    """Default settings sections, to tell an override from a default."""
-
-    storage = StorageSettings()
-    registry = RegistrySettings()
-    notebook = NotebookSettings()
-    training = TrainingSettings()
-    serving = ServingSettings()
-    monitoring = MonitoringSettings()
-
-
-_DEFAULTS = _Defaults()
+def _are_level_defaults(environments: Any, level: Any) -> bool:
+    if isinstance(level, bool) or level not in catalog.LEVEL_DEFAULTS or not isinstance(environments, list):
+        return False
+    try:
+        given = [Environment.model_validate(e) for e in environments]
+    except ValidationError:
+        return False
+    return given == [Environment.model_validate(e) for e in catalog.level_defaults(level)["environments"]]

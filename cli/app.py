@@ -11,16 +11,24 @@ from typing import Annotated
 
 import typer
 
+from mlops_bp.blueprints.catalog import level_range
+
 from . import cost, init, lifecycle, ops, spec
 from .errors import MlopsBpGroup
+
+HELP = (
+    f"Generate MLOps infrastructure (Pulumi) and team repos for MLOps maturity levels {level_range()}.\n\n"
+    "Shell completion of commands, flags, levels and regions: `mlops-bp --install-completion` "
+    "(bash, zsh, fish, PowerShell; then open a new shell), or `--show-completion` for the script."
+)
 
 app = typer.Typer(
     name="mlops-bp",
     cls=MlopsBpGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
-    help="Generate MLOps infrastructure (Pulumi) and team repos for MLOps maturity levels 0-4.",
+    help=HELP,
 )
 app.add_typer(spec.app)
 app.add_typer(init.app)
@@ -41,7 +49,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    """Generate MLOps infrastructure (Pulumi) and team repos for MLOps maturity levels 0-4."""
+    """The root of the command line (its help is HELP)."""
 
 
 def main() -> None:

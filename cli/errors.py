@@ -22,8 +22,22 @@ ClickException = _click_exceptions.ClickException
 NoArgsIsHelpError = _click_exceptions.NoArgsIsHelpError
 ClickAbort = typer.Abort
 
-err_console = Console(stderr=True, soft_wrap=True, highlight=False)
-out_console = Console(soft_wrap=True, highlight=False)
+
+class _Console(Console):
+    """Text wraps at word boundaries on a terminal; piped or captured, a line stays one line
+    (for grep, and so that one error is one line)."""
+
+    @property  # type: ignore[override]
+    def soft_wrap(self) -> bool:
+        return not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        pass  # decided by the stream, above
+
+
+err_console = _Console(stderr=True, highlight=False)
+out_console = _Console(highlight=False)
 
 
 def _fail(message: str, code: int) -> None:
@@ -39,9 +53,40 @@ def _os_error(exc: OSError) -> str:
     return f"{where}: {what}" if where else what
 
 
+def _is_plain_string(param: Any) -> bool:
+    descriptor = getattr(param, "type_descriptor", None)
+    return descriptor is not None and not descriptor.is_choice and param.bare_type() == "str"
+
+
+def _plain_flags(params: list[Any]) -> list[Any]:
+    """Help shows what to give, not Python types: nothing for a flag (no `<bool>`), the
+    option's name for a string (`--profile PROFILE`, not `<str>`)."""
+    for param in params:
+        if param.metavar is not None or getattr(param, "param_type_name", "") != "option":
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif _is_plain_string(param):
+            long = max(param.opts, key=len).lstrip("-")
+            param.metavar = long.upper().replace("-", "_")
+    return params
+
+
 class MlopsBpGroup(TyperGroup):
     """Root command group: mlops-bp's own errors, click's usage errors and Ctrl-C all end as
     one line on stderr and a non-zero exit code, never a traceback."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_flags(command.params)
+            help_option = command.get_help_option(ctx)
+            if help_option is not None:
+                _plain_flags([help_option])
+        return command
 
     def invoke(self, ctx: Any) -> Any:
         try:

@@ -14,8 +14,9 @@ from rich.markup import escape
 
 from mlops_bp.blueprints import BLUEPRINT_FILENAME, MlopsBpError, UserError
 
+from .display import progress, short_type, shown_value, without_placeholders
 from .errors import err_console, out_console
-from .options import ConfigOpt, JsonOpt, PlatformOpt, resolve_blueprint
+from .options import BlueprintFlags, JsonOpt, blueprint_flags, complete_levels, level_bounds
 
 if TYPE_CHECKING:
     from mlops_bp.stacks.diff import GraphDiff
@@ -23,9 +24,11 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 
-LevelBound = Annotated[int, typer.Option(min=0, max=4, show_default=False)]
+LOWEST, HIGHEST = level_bounds()
+LEVELS_SHOWN = f"{LOWEST}-{HIGHEST}"
 DiffEnvOpt = Annotated[
-    str | None, typer.Option("--env", "-e", help="Only this environment (stack); default: all.", show_default=False)
+    str | None,
+    typer.Option("--env", "-e", help="Only this environment (stack); default: all.", show_default=False, metavar="ENV"),
 ]
 RepoOpt = Annotated[Path, typer.Option("--repo", help="The generated repo (default: the current folder).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking for confirmation.")]
@@ -33,46 +36,72 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking 
 _SYMBOL = {"create": "[green]+[/]", "update": "[yellow]~[/]", "replace": "[magenta]+-[/]", "delete": "[red]-[/]"}
 
 
-def _short(value: Any, limit: int = 70) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+def _short(value: Any, limit: int) -> str:
+    text = shown_value(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _fits(*parts: str) -> bool:
+    return sum(len(p) for p in parts) <= out_console.width
+
+
 def _print_graph_diff(diff: GraphDiff) -> None:
+    """One line per resource (symbol, type as `pulumi preview` shows it, name), the name on a
+    line of its own when both do not fit; changed inputs below, old and new on lines of their
+    own when one line would not fit."""
     counts = diff.counts()
     summary = ", ".join(f"{counts[a]} to {a}" for a in ("create", "update", "replace", "delete") if counts[a])
     status = {"new": " (new stack)", "dropped": " (no longer declared: `pulumi destroy` deletes it)"}.get(
         diff.status, ""
     )
     out_console.print(
-        f"[bold]stack {diff.stack}[/]{status}: {summary or 'no changes'}, {counts['unchanged']} unchanged"
+        f"[bold]stack {diff.stack}[/]{status}: {summary or 'no changes'}, {counts['unchanged']} unchanged",
     )
     for change in diff.changes:
-        line = f"  {_SYMBOL[change.action.value]} {change.type}  [bold]{escape(change.name)}[/]"
+        symbol, type_ = _SYMBOL[change.action.value], short_type(change.type)
         notes = []
         if change.reason and change.action.value == "replace":
             notes.append(escape(change.reason))
         if change.stateful:
             notes.append("stateful")
         if change.protect and change.action.value == "delete":
-            notes.append("protected: `pulumi up` stops until it is unprotected")
-        if notes:
-            line += f"  ({'; '.join(notes)})"
+            notes.append("protected: `pulumi up` stops here")
         if change.destroys_data:
-            line = f"[bold red]{line}  DATA WOULD BE LOST[/]"
-        out_console.print(line)
+            notes.append("DATA WOULD BE LOST")
+        note = f"({'; '.join(notes)})" if notes else ""
+        name = f"[bold]{escape(change.name)}[/]"
+        # symbol, type, name and notes on one line; what does not fit goes below, indented
+        parts = [(len(type_) + 4, f"  {symbol} {type_}"), (len(change.name) + 2, f"  {name}")]
+        if note:
+            parts.append((len(note) + 2, f"  {note}"))
+        lines: list[str] = []
+        used = out_console.width + 1
+        for size, text in parts:
+            if used + size > out_console.width:
+                lines.append(text if not lines else "    " + text)
+                used = size + (4 if len(lines) > 1 else 0)
+            else:
+                lines[-1] += text
+                used += size
+        out_console.print("\n".join(lines), style="bold red" if change.destroys_data else None)
         for item in change.inputs:
             forced = " [magenta](forces replacement)[/]" if item.forces_replacement else ""
-            out_console.print(
-                f"      {escape(item.path)}: {escape(_short(item.old))} -> {escape(_short(item.new))}{forced}"
-            )
+            path = escape(item.path)
+            old, new = _short(item.old, 70), _short(item.new, 70)
+            if _fits("      ", item.path, ": ", old, " -> ", new, " (forces replacement)" if forced else ""):
+                out_console.print(f"      {path}: {escape(old)} -> {escape(new)}{forced}")
+                continue
+            room = max(out_console.width - 10, 20)
+            out_console.print(f"      {path}:{forced}")
+            out_console.print(f"        - {escape(_short(item.old, room))}")
+            out_console.print(f"        + {escape(_short(item.new, room))}")
 
 
 def _print_infra(diffs: list[GraphDiff]) -> list[str]:
     """Show every stack's diff; return the resources whose data would be lost."""
     for diff in diffs:
         _print_graph_diff(diff)
-    lost = [f"{d.stack}: {c.type} {c.name} ({c.action.value})" for d in diffs for c in d.destroys_data]
+    lost = [f"{d.stack}: {short_type(c.type)} {c.name} ({c.action.value})" for d in diffs for c in d.destroys_data]
     if lost:
         err_console.print(f"[bold red]{len(lost)} stateful resource(s) would be replaced or deleted:[/]")
         for item in lost:
@@ -81,16 +110,24 @@ def _print_infra(diffs: list[GraphDiff]) -> list[str]:
 
 
 @app.command()
+@blueprint_flags(
+    level_decls=("--from", "--level", "-l"),
+    level_help=f"Level to compare from ({LEVELS_SHOWN}; default: the blueprint file's level).",
+)
 def diff(
-    to_level: Annotated[int, typer.Option("--to", min=0, max=4, help="Level to compare to (0-4).", show_default=False)],
-    from_level: Annotated[
-        int | None,
+    flags: BlueprintFlags,
+    to_level: Annotated[
+        int,
         typer.Option(
-            "--from", min=0, max=4, help="Level to compare from (default: the config's level).", show_default=False
+            "--to",
+            min=LOWEST,
+            max=HIGHEST,
+            help=f"Level to compare to ({LEVELS_SHOWN}).",
+            show_default=False,
+            autocompletion=complete_levels,
+            metavar="LEVEL",
         ),
-    ] = None,
-    config: ConfigOpt = None,
-    platform: PlatformOpt = None,
+    ],
     env: DiffEnvOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -100,18 +137,16 @@ def diff(
     inputs. Exits with 1 when a stateful resource (bucket, key, registry, log group, volume...)
     would be replaced or deleted.
     """
-    has_config = config is not None or Path(BLUEPRINT_FILENAME).is_file()
-    if has_config:
-        source = resolve_blueprint(config=config, platform=platform)
-    elif from_level is None:
-        raise UserError(f"--from: give the level to compare from (0-4), or a --config / ./{BLUEPRINT_FILENAME}")
-    else:
-        source = resolve_blueprint(level=from_level, platform=platform)
-    old = source.with_level(source.level if from_level is None else from_level)
-    new = source.with_level(to_level)
-    from mlops_bp.stacks.diff import diff_blueprints
+    if flags.level is None and flags.config_file() is None:
+        raise UserError(
+            f"--from: give the level to compare from ({LEVELS_SHOWN}), or a --config / ./{BLUEPRINT_FILENAME}"
+        )
+    old = flags.resolve()
+    new = old.with_level(to_level)
+    with progress(f"Planning {old.name} at levels {int(old.level)} and {to_level} offline..."):
+        from mlops_bp.stacks.diff import diff_blueprints
 
-    diffs = diff_blueprints(old, new, env)
+        diffs = diff_blueprints(old, new, env)
     lost = [c for d in diffs for c in d.destroys_data]
     if as_json:
         doc = {
@@ -121,7 +156,7 @@ def diff(
             "stacks": [d.to_dict() for d in diffs],
             "destroys_data": [c.urn for c in lost],
         }
-        typer.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        typer.echo(without_placeholders(json.dumps(doc, indent=2, sort_keys=True, default=str)))
     else:
         out_console.print(f"[bold]{new.name}[/] on {new.platform.value}: level {int(old.level)} -> {int(new.level)}")
         _print_infra(diffs)
@@ -210,7 +245,16 @@ def _check_clean_git_tree(repo: Path, force: bool) -> None:
 @app.command()
 def upgrade(
     to_level: Annotated[
-        int, typer.Option("--to", min=0, max=4, help="Level to move the repo to (0-4).", show_default=False)
+        int,
+        typer.Option(
+            "--to",
+            min=LOWEST,
+            max=HIGHEST,
+            help=f"Level to move the repo to ({LEVELS_SHOWN}).",
+            show_default=False,
+            autocompletion=complete_levels,
+            metavar="LEVEL",
+        ),
     ],
     yes: YesOpt = False,
     allow_downgrade: Annotated[
@@ -250,14 +294,15 @@ def _upgrade(repo: Path, to_level: int, yes: bool, allow_downgrade: bool, force:
             "pass --allow-downgrade to see them and confirm"
         )
     new = state.blueprint.with_level(to_level)
-    from mlops_bp.stacks.diff import Action, diff_blueprints
+    with progress(f"Planning {new.name} at levels {current} and {to_level} offline..."):
+        from mlops_bp.stacks.diff import Action, diff_blueprints
 
-    diffs = diff_blueprints(state.blueprint, new)
-    changes = plan_repo_change(repo, state, new)
+        diffs = diff_blueprints(state.blueprint, new)
+        changes = plan_repo_change(repo, state, new)
     out_console.print(f"[bold]{new.name}[/]: level {current} -> {to_level}")
     lost = _print_infra(diffs)
     if downgrade:
-        deleted = [f"{d.stack}: {c.type} {c.name}" for d in diffs for c in d.of(Action.DELETE)]
+        deleted = [f"{d.stack}: {short_type(c.type)} {c.name}" for d in diffs for c in d.of(Action.DELETE)]
         err_console.print(f"[bold red]`pulumi up` would delete {len(deleted)} resource(s):[/]")
         for item in deleted:
             err_console.print(f"[red]  {escape(item)}[/]")

@@ -14,7 +14,7 @@ from rich.markup import escape
 from mlops_bp.blueprints import BLUEPRINT_FILENAME, LEVELS, UserError
 
 from .errors import err_console, out_console
-from .options import ConfigOpt, GithubOpt, JsonOpt, LevelOpt, NameOpt, PlatformOpt, RegionOpt, resolve_blueprint
+from .options import BlueprintFlags, ConfigOpt, JsonOpt, NameOpt, RegionOpt, blueprint_flags
 
 if TYPE_CHECKING:
     from .account.session import Aws
@@ -104,8 +104,11 @@ def bootstrap(
         if not report.changed:
             out_console.print("nothing to change: everything bootstrap manages is already in place")
         out_console.print("\nUse this state backend and secrets provider:")
-        out_console.print(f"  {escape(report.login_command(profile))}")
-        out_console.print(f"  pulumi stack init <env> --secrets-provider '{escape(report.secrets_provider)}'")
+        # commands stay whole, to copy
+        out_console.print(f"  {escape(report.login_command(profile))}", soft_wrap=True)
+        out_console.print(
+            f"  pulumi stack init <env> --secrets-provider '{escape(report.secrets_provider)}'", soft_wrap=True
+        )
     for finding in report.findings:
         err_console.print(f"[yellow]warning:[/] {escape(finding)}")
     if report.findings:
@@ -116,13 +119,9 @@ def bootstrap(
 
 
 @app.command()
+@blueprint_flags()
 def doctor(
-    level: LevelOpt = None,
-    platform: PlatformOpt = None,
-    config: ConfigOpt = None,
-    name: NameOpt = None,
-    region: RegionOpt = None,
-    github: GithubOpt = None,
+    flags: BlueprintFlags,
     bucket: BucketOpt = None,
     profile: ProfileOpt = None,
     retry_mode: RetryModeOpt = None,
@@ -132,10 +131,8 @@ def doctor(
     """Preflight an AWS account for a blueprint before `pulumi up`.
 
     Checks credentials, region, permissions, the state bucket name, SageMaker quotas and the
-    GitHub OIDC provider; exits 1 if any check fails."""
-    blueprint = resolve_blueprint(
-        level=level, platform=platform, config=config, name=name, region=region, github=github
-    )
+    CI system's OIDC provider; exits 1 if any check fails."""
+    blueprint = flags.resolve()
     from .account.doctor import doctor as run_doctor
 
     report = run_doctor(_connect(profile, blueprint.region, retry_mode, max_attempts), blueprint, bucket)

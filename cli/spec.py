@@ -11,20 +11,9 @@ from rich.markup import escape
 
 from mlops_bp.blueprints.catalog import CAPABILITIES, FEATURES, LEVELS
 
+from .display import progress, short_type
 from .errors import err_console, out_console
-from .options import (
-    ConfigOpt,
-    EnvOpt,
-    GithubOpt,
-    GitlabOpt,
-    JsonOpt,
-    LevelOpt,
-    NameOpt,
-    PlatformOpt,
-    RegionOpt,
-    note_missing_ci_repository,
-    resolve_blueprint,
-)
+from .options import BlueprintFlags, EnvOpt, JsonOpt, blueprint_flags, note_missing_ci_repository
 
 if TYPE_CHECKING:
     from mlops_bp.stacks.rules import Report
@@ -57,12 +46,30 @@ def levels() -> None:
 
 @app.command()
 def schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file instead of stdout.", show_default=False, metavar="FILE"
+        ),
+    ] = None,
+    usage: Annotated[
+        bool, typer.Option("--usage", help="The schema of the usage file of `mlops-bp cost --usage` instead.")
+    ] = False,
 ) -> None:
-    """Print the JSON schema of mlops-bp.yaml (generated from the models)."""
-    from mlops_bp.blueprints import json_schema
+    """Print the JSON schema of mlops-bp.yaml, or with --usage of the usage file that
+    `mlops-bp cost --usage FILE` reads (both generated from the models).
 
-    text = json_schema()
+    A usage file overrides the load a cost estimate assumes, section by section, e.g.
+    `inference: {requests_per_month: 2000000}`; unset values keep their defaults.
+    """
+    if usage:
+        from mlops_bp.stacks.cost.usage import usage_schema
+
+        text = usage_schema()
+    else:
+        from mlops_bp.blueprints import json_schema
+
+        text = json_schema()
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -71,14 +78,9 @@ def schema(
 
 
 @app.command()
+@blueprint_flags()
 def plan(
-    level: LevelOpt = None,
-    platform: PlatformOpt = None,
-    config: ConfigOpt = None,
-    name: NameOpt = None,
-    region: RegionOpt = None,
-    github: GithubOpt = None,
-    gitlab: GitlabOpt = None,
+    flags: BlueprintFlags,
     env: EnvOpt = None,
     as_json: JsonOpt = False,
     after_deploy: Annotated[
@@ -102,15 +104,15 @@ def plan(
 
     With --check, run the security and hygiene rules the repo's Pulumi policy pack enforces.
     """
-    blueprint = resolve_blueprint(
-        level=level, platform=platform, config=config, name=name, region=region, github=github, gitlab=gitlab
-    )
+    blueprint = flags.resolve()
+    environment = blueprint.environment(env).name
     from rich.tree import Tree
 
-    from mlops_bp.stacks.plan import FIRST_DEPLOY_NOTE, deployed
-    from mlops_bp.stacks.plan import plan as run_plan
+    with progress(f"Planning {blueprint.name}, environment {environment} offline..."):
+        from mlops_bp.stacks.plan import FIRST_DEPLOY_NOTE, deployed
+        from mlops_bp.stacks.plan import plan as run_plan
 
-    graph = run_plan(blueprint, env, deployed(blueprint) if after_deploy else None)
+        graph = run_plan(blueprint, environment, deployed(blueprint, environment) if after_deploy else None)
     note_missing_ci_repository(blueprint)
     if not after_deploy and "endpoint" in blueprint.features:
         err_console.print(f"note: {FIRST_DEPLOY_NOTE}.")
@@ -128,7 +130,6 @@ def plan(
     if as_json:
         typer.echo(graph.to_json())
         return
-    environment = blueprint.environment(env).name
     title = (
         f"[bold]{blueprint.name}[/] level {int(blueprint.level)} on {blueprint.platform.value}, "
         f"environment {environment}, {blueprint.region}: {len(graph.custom)} resources"
@@ -143,7 +144,11 @@ def plan(
         counts = grouped[capability]
         branch = tree.add(f"[bold cyan]{capability}[/] ({sum(counts.values())})")
         for type_, count in sorted(counts.items()):
-            branch.add(f"{type_}" + (f" x{count}" if count > 1 else ""))
+            label = short_type(type_) + (f" x{count}" if count > 1 else "")
+            if len(label) + 8 > out_console.width:  # too long for the line: break after the module
+                module, _, kind = label.rpartition(":")
+                label = f"{module}:\n{kind}"
+            branch.add(label)
     out_console.print(tree)
     if graph.outputs:
         out_console.print("stack outputs: " + ", ".join(sorted(graph.outputs)))

@@ -1,9 +1,10 @@
-"""Which files a generated team repo has, by level and CI choice: the one place that decides it.
+"""Which files a generated team repo has, by catalog feature and CI choice: the one place that
+decides it.
 
 The template tree (team-repo/) holds every file any repo can have. After cookiecutter renders
 it, the post-generation hook calls `finalize`, which writes one Pulumi stack file per
-environment and removes whatever `repo_files` does not list. Standard library only: the hook
-imports this module in cookiecutter's hook subprocess.
+environment and removes whatever `repo_files` does not list. The standard library and the pure
+level catalog only: the hook imports this module in cookiecutter's hook subprocess.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from mlops_bp.blueprints.catalog import features_at
+from mlops_bp.blueprints.constants import CI_SYSTEMS
+
 __all__ = ["CI_CHOICES", "GENERATED_FILES", "RULES", "STACK_STUB", "Rule", "finalize", "repo_files"]
 
-CI_CHOICES = ("github", "gitlab")
+CI_CHOICES = CI_SYSTEMS
 # Written by render_tree from the blueprint itself, not by the template.
 GENERATED_FILES = (".mlops-bp.json", "mlops-bp.schema.json", "mlops-bp.yaml")
 # Rendered once by cookiecutter, then written once per environment with `$environment` filled in.
@@ -23,10 +27,11 @@ STACK_STUB = "infra/Pulumi.stack.yaml"
 
 @dataclass(frozen=True)
 class Rule:
-    """A file (pattern) the repo has from `min_level`, for one CI choice or for all."""
+    """A file (pattern) the repo has when the blueprint has `feature` (every repo: None), for
+    one CI choice or for all."""
 
     path: str
-    min_level: int = 0
+    feature: str | None = None
     ci: str | None = None
 
 
@@ -59,42 +64,42 @@ RULES: tuple[Rule, ...] = (
     Rule("tests/test_serve.py"),
     Rule("tests/test_train.py"),
     # Dependabot keeps the pinned base images (and, from level 1, actions) up to date.
-    Rule(".github/dependabot.yml", 0, "github"),
-    # Level 1: CI (lint, test, images, pulumi preview) and deploys that pin what they serve.
-    Rule(".github/workflows/ci.yml", 1, "github"),
-    Rule(".github/workflows/deploy.yml", 1, "github"),
-    Rule(".gitlab-ci.yml", 1, "gitlab"),
-    Rule("infra/deploy_config.py", 1),
-    # Level 2: training runs as a job of the platform; data versioned with DVC.
-    Rule(".dvc/.gitignore", 2),
-    Rule(".dvc/config", 2),
-    Rule(".dvcignore", 2),
-    Rule("train.Dockerfile", 2),
+    Rule(".github/dependabot.yml", None, "github"),
+    # CI (lint, test, images, pulumi preview) reaches AWS through the OIDC role; deploys pin what
+    # the endpoint serves.
+    Rule(".github/workflows/ci.yml", "ci_oidc_role", "github"),
+    Rule(".github/workflows/deploy.yml", "endpoint", "github"),
+    Rule(".gitlab-ci.yml", "ci_oidc_role", "gitlab"),
+    Rule("infra/deploy_config.py", "endpoint"),
+    # The training pipeline runs as a job of the platform; its data is versioned with DVC.
+    Rule(".dvc/.gitignore", "training_pipeline"),
+    Rule(".dvc/config", "training_pipeline"),
+    Rule(".dvcignore", "training_pipeline"),
+    Rule("train.Dockerfile", "training_pipeline"),
     # The entry points of the training pipeline's steps (preprocess, train, evaluate) follow
     # SageMaker's container contract (container.py).
-    Rule("src/{package}/container.py", 2),
-    Rule("src/{package}/preprocess.py", 2),
-    Rule("tests/test_container.py", 2),
-    Rule("tests/test_evaluate.py", 2),
-    Rule("tests/test_pipeline.py", 2),
-    Rule("tests/test_preprocess.py", 2),
-    Rule(".github/workflows/train.yml", 2, "github"),
-    # Level 3: staged deployment and an integration test against the live endpoint.
-    Rule("tests/integration/test_endpoint.py", 3),
-    # Level 4: the serving app emits the metrics drift monitoring needs.
-    Rule("src/{package}/monitoring.py", 4),
-    Rule("tests/test_monitoring.py", 4),
+    Rule("src/{package}/container.py", "training_pipeline"),
+    Rule("src/{package}/preprocess.py", "training_pipeline"),
+    Rule("tests/test_container.py", "training_pipeline"),
+    Rule("tests/test_evaluate.py", "training_pipeline"),
+    Rule("tests/test_pipeline.py", "training_pipeline"),
+    Rule("tests/test_preprocess.py", "training_pipeline"),
+    Rule(".github/workflows/train.yml", "training_pipeline", "github"),
+    # Staging and prod: staged deployment and an integration test against the live endpoint.
+    Rule("tests/integration/test_endpoint.py", "multi_environment"),
+    # Data capture: the serving app emits the metrics drift monitoring needs.
+    Rule("src/{package}/monitoring.py", "data_capture"),
+    Rule("tests/test_monitoring.py", "data_capture"),
 )
 
 
 def repo_files(level: int, ci: str, package: str, environments: list[str]) -> list[str]:
     """Every file (POSIX path relative to the repo root) of a repo with these choices, sorted;
-    the files in GENERATED_FILES included."""
-    if ci not in CI_CHOICES:
-        raise ValueError(f"ci must be one of {', '.join(CI_CHOICES)}, got {ci!r}")
+    the files in GENERATED_FILES included. The level matters only through its catalog features."""
+    features = features_at(level)
     files = set(GENERATED_FILES)
     for rule in RULES:
-        if rule.min_level > level or rule.ci not in (None, ci):
+        if (rule.feature is not None and rule.feature not in features) or rule.ci not in (None, ci):
             continue
         envs = environments if "{environment}" in rule.path else [""]
         files.update(rule.path.format(package=package, environment=env) for env in envs)

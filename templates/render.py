@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -19,25 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from mlops_bp.blueprints import BLUEPRINT_FILENAME, SCHEMA_FILENAME, Blueprint, UserError, dump_blueprint, json_schema
+from mlops_bp.blueprints.schedules import five_field_cron, five_field_cron_error
 
-from .layout import CI_CHOICES
+from .snapshot import GENERATOR_FILENAME, MARKER_FILES, write_base_snapshot
 from .stack_builder import StackBuilder, installed_stack_builder
 
 __all__ = [
     "GENERATOR_FILENAME",
     "TEMPLATE_DIR",
     "InitResult",
-    "github_cron",
     "init_repo",
+    "readme_schedule",
     "render_tree",
     "template_context",
 ]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "team-repo"
-GENERATOR_FILENAME = ".mlops-bp.json"
-
-_AWS_DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 
 
 @dataclass(frozen=True)
@@ -50,49 +46,17 @@ class InitResult:
     builder: StackBuilder
 
 
-def _aws_weekday(token: str) -> str:
-    if token.isdigit():  # AWS counts 1 = Sunday, cron 0 = Sunday
-        return str((int(token) - 1) % 7)
-    return str(_AWS_DAYS[token.upper()])
-
-
-def github_cron(schedule: str) -> str:
-    """A training.schedule (`cron(m h dom mon dow year)` or `rate(N unit)`) as a 5-field cron
-    line for CI schedulers."""
-    rate = _RATE.match(schedule)
-    if rate:
-        n, unit = int(rate.group(1)), rate.group(2).rstrip("s")
-        limits = {"minute": 60, "hour": 24, "day": 31}
-        if not 1 <= n < limits[unit]:
-            raise UserError(f"training.schedule: {schedule} cannot be written as a cron line for CI")
-        return {"minute": f"*/{n} * * * *", "hour": f"0 */{n} * * *", "day": f"0 0 */{n} * *"}[unit]
-    fields = schedule[len("cron(") : -1].split()
-    minute, hour, dom, month, dow = fields[:5]
-    try:
-        days = (
-            ",".join("-".join(_aws_weekday(part) for part in item.split("-")) for item in dow.split(","))
-            if dow not in ("?", "*")
-            else "*"
-        )
-    except KeyError:
-        raise UserError(f"training.schedule: day of week {dow!r} cannot be written as a cron line for CI") from None
-    line = " ".join((minute, hour, "*" if dom == "?" else dom, month, days))
-    if any(c in line for c in "LW#"):
-        raise UserError(f"training.schedule: {schedule} uses L, W or #, which CI schedulers do not support")
-    return line
+def readme_schedule(schedule: str) -> str:
+    """training.schedule as the README shows it: five-field cron where one is exact, else the
+    AWS expression itself (SageMaker runs AWS expressions natively)."""
+    return schedule if five_field_cron_error(schedule) else five_field_cron(schedule)
 
 
 def template_context(blueprint: Blueprint, ci: str, builder: StackBuilder | None = None) -> dict[str, Any]:
     """The cookiecutter context of the team-repo template for `blueprint` and `ci`; `builder`
-    is how the repo installs mlops-bp (default: as the running one was installed)."""
-    if ci not in CI_CHOICES:
-        raise UserError(f"ci: must be one of {', '.join(CI_CHOICES)} (got {ci!r})")
-    if ci == "gitlab" and blueprint.github:
-        raise UserError(
-            "github: a GitLab repo's pipelines cannot use a GitHub trust; set gitlab: GROUP/PROJECT (--gitlab)"
-        )
-    if ci == "github" and blueprint.gitlab:
-        raise UserError("gitlab: the blueprint trusts GitLab pipelines; generate with --ci gitlab")
+    is how the repo installs mlops-bp (default: as the running one was installed). The
+    Blueprint judges whether `ci` fits it (`Blueprint.check_ci`)."""
+    blueprint.check_ci(ci)
     return {
         "project_name": blueprint.name,
         "package_name": blueprint.package,
@@ -107,7 +71,7 @@ def template_context(blueprint: Blueprint, ci: str, builder: StackBuilder | None
         "metric_name": blueprint.training.metric_name,
         "metric_threshold": str(blueprint.training.metric_threshold),
         "drift_threshold": str(blueprint.monitoring.drift_threshold),
-        "training_cron": github_cron(blueprint.training.schedule),
+        "training_cron": readme_schedule(blueprint.training.schedule),
         "pulumi_backend": f"s3://{blueprint.state_bucket}" if blueprint.state_bucket else "",
         "_environments": [{"name": e.name, "approval": e.requires_approval} for e in blueprint.environments],
     }
@@ -182,7 +146,6 @@ def _write_into_existing(target: Path, staged: Path, files: list[Path]) -> None:
     (a killed run is rolled back by the next `init --force`, `upgrade` or `update`); the
     blueprint and records last, so the repo never claims what it does not hold."""
     from .transaction import Write, apply, locked
-    from .upgrade import MARKER_FILES
 
     writes = [
         Write(rel.as_posix(), (staged / rel).read_bytes(), (staged / rel).stat().st_mode & 0o7777) for rel in files
@@ -210,9 +173,7 @@ def init_repo(
     try:
         staged = Path(staging_root) / "repo"
         files = render_tree(blueprint, ci, staged, builder)
-        from .upgrade import write_base_snapshot  # the merge base of later `mlops-bp upgrade`s
-
-        files = sorted([*files, write_base_snapshot(staged)])
+        files = sorted([*files, write_base_snapshot(staged)])  # the merge base of later upgrades
         overwritten = tuple(rel for rel in files if (target / rel).exists())
         if not existing:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -130,3 +130,20 @@ def test_instances_with_local_nvme_get_no_volume_key():
     assert train["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")  # S3 output stays encrypted
     prod = plan(blueprint, "prod", deployed(blueprint, "prod"))
     assert "kmsKeyArn" not in prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
+
+
+@pytest.mark.parametrize("platform", list(Platform))
+def test_the_bound_is_computed_from_names_the_stacks_really_build(platform):
+    """Each derived name the limit is computed from is one the plan of the longest accepted
+    blueprint really has, and the tightest of them is exactly at its API's limit."""
+    from mlops_bp.blueprints.limits import DERIVED_NAMES
+
+    blueprint = _longest(platform, 4)
+    prefix = f"{blueprint.name}-{LONGEST_ENV}"
+    graph = plan(blueprint, LONGEST_ENV, deployed(blueprint, LONGEST_ENV))
+    physical = {r.name + "-1234567" for r in graph.custom} | {
+        v for r in graph.custom for v in r.inputs.values() if isinstance(v, str)
+    }
+    for derived in DERIVED_NAMES[platform]:
+        assert derived.physical(prefix) in physical, derived
+    assert min(n.limit - len(n.physical(prefix)) for n in DERIVED_NAMES[platform]) == 0

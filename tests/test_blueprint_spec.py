@@ -22,7 +22,7 @@ from mlops_bp.blueprints import (
     load_blueprint,
     save_blueprint,
 )
-from mlops_bp.blueprints.catalog import FIELD_MIN_LEVEL
+from mlops_bp.blueprints.catalog import FIELD_FEATURE, feature_level
 
 
 def bp(**data) -> Blueprint:
@@ -115,7 +115,9 @@ def test_features_are_cumulative_and_come_from_the_catalog():
     assert {f.capability for f in FEATURES} == {"storage", "registry", "training", "serving", "monitoring", "iam"}
 
 
-@pytest.mark.parametrize(("path", "min_level"), sorted(FIELD_MIN_LEVEL.items()))
+@pytest.mark.parametrize(
+    ("path", "min_level"), sorted((path, feature_level(feature)) for path, feature in FIELD_FEATURE.items())
+)
 def test_overrides_that_need_a_higher_level_say_which(path, min_level):
     if min_level == 0:
         pytest.skip("available at every level")
@@ -336,3 +338,145 @@ def test_environment_accounts_are_all_or_none_and_twelve_digits():
     # The accounts survive a round trip through mlops-bp.yaml and a level change.
     assert blueprint.with_level(4).environment("prod").account == "222222222222"
     assert "account" not in dump_blueprint(bp(level=3))
+
+
+# --- the Blueprint's rules, each a pure function tested on its own -------------------------
+
+RULE_CASES = {
+    # rule -> (a blueprint it accepts, settings it refuses, what the refusal names)
+    "environments_error": (
+        {},
+        {"environments": [{"name": "dev"}, {"name": "dev"}]},
+        "environments: names must be unique",
+    ),
+    "level_settings_error": (
+        {"level": 2, "training": {"use_spot": True}},
+        {"training": {"use_spot": True}},
+        "training: needs level 2",
+    ),
+    "single_ci_system_error": (
+        {"github": "a/b"},
+        {"github": "a/b", "gitlab": "a/b"},
+        "github, gitlab: set one CI system",
+    ),
+    "kubernetes_variants_error": (
+        {
+            "level": 3,
+            "platform": "kubernetes",
+            "serving": {"variants": [{"name": "a", "weight": 0.9}, {"name": "b", "weight": 0.1}]},
+        },
+        {
+            "level": 3,
+            "platform": "kubernetes",
+            "serving": {"variants": [{"name": "a", "weight": 0.996}, {"name": "b", "weight": 0.004}]},
+        },
+        "serving.variants: on kubernetes every variant needs at least 1%",
+    ),
+    "instance_types_error": (
+        {"level": 3},
+        {"level": 3, "serving": {"instance_type": "ml.t3.nano"}},
+        "serving.instance_type:",
+    ),
+    "name_length_error": ({"name": "x" * 32}, {"name": "x" * 33}, "name, environments:"),
+    "model_monitor_region_error": (
+        {"level": 4, "region": "il-central-1"},
+        {"level": 4, "region": "ca-west-1"},
+        "nearby regions that offer it: ca-central-1",
+    ),
+    "kubernetes_cluster_error": (
+        {
+            "platform": "kubernetes",
+            "kubernetes": {"cluster": {"create": True, "subnet_ids": ["subnet-0123abcd", "subnet-0456abcd"]}},
+        },
+        {"platform": "kubernetes", "kubernetes": {"cluster": {"create": True, "subnet_ids": ["subnet-0123abcd"]}}},
+        "kubernetes.cluster.subnet_ids: kubernetes.cluster.create needs subnets in at least two",
+    ),
+    "kubernetes_schedules_error": (
+        {"level": 2, "platform": "kubernetes", "training": {"schedule": "rate(15 minutes)"}},
+        {"level": 2, "platform": "kubernetes", "training": {"schedule": "rate(7 minutes)"}},
+        "training.schedule: rate(7 minutes) has no cron equivalent",
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", list(RULE_CASES))
+def test_each_blueprint_rule_on_its_own(rule, monkeypatch):
+    from mlops_bp.blueprints import models, validators
+
+    check = getattr(validators, rule)
+    accepted, refused, message = RULE_CASES[rule]
+    assert check(bp(**accepted)) is None
+    with pytest.raises(BlueprintError, match=re.escape(message)):
+        bp(**refused)
+    # The refused settings, built with no rule run, then judged by this rule alone.
+    with monkeypatch.context() as patched:
+        patched.setattr(models, "BLUEPRINT_RULES", ())
+        unchecked = bp(**refused)
+    assert message in (check(unchecked) or "")
+
+
+def test_every_rule_is_run_and_tested():
+    from mlops_bp.blueprints.validators import BLUEPRINT_RULES
+
+    assert {rule.__name__ for rule in BLUEPRINT_RULES} == set(RULE_CASES)
+
+
+@pytest.mark.parametrize(
+    ("expression", "cron"),
+    [
+        ("cron(0 3 ? * MON *)", "0 3 * * 1"),
+        ("cron(0 * ? * * *)", "0 * * * *"),
+        ("cron(30 2 ? * 2-6 *)", "30 2 * * 1-5"),
+        ("cron(0 0 1 * ? *)", "0 0 1 * *"),
+        ("rate(15 minutes)", "*/15 * * * *"),
+        ("rate(6 hours)", "0 */6 * * *"),
+        ("rate(1 day)", "0 0 * * *"),
+    ],
+)
+def test_schedules_as_five_field_cron(expression, cron):
+    from mlops_bp.blueprints.schedules import five_field_cron, five_field_cron_error
+
+    assert five_field_cron(expression) == cron and five_field_cron_error(expression) is None
+
+
+@pytest.mark.parametrize(
+    "expression", ["cron(0 3 ? * MON 2027)", "cron(0 3 L * ? *)", "rate(7 minutes)", "rate(3 days)", "daily"]
+)
+def test_schedules_without_a_five_field_cron(expression):
+    from mlops_bp.blueprints.schedules import five_field_cron_error
+
+    assert five_field_cron_error(expression)
+
+
+def test_did_you_mean():
+    with pytest.raises(BlueprintError, match=r"^region: unknown AWS region 'eu-wset-1'; did you mean eu-west-1\?$"):
+        bp(region="eu-wset-1")
+    with pytest.raises(BlueprintError, match=r"^trainnig: unknown key; did you mean training\?"):
+        bp(level=2, trainnig={})
+    with pytest.raises(BlueprintError, match=r"^serving.imge_tag: unknown key; did you mean image_tag\?"):
+        bp(serving={"imge_tag": "1"})
+    with pytest.raises(UserError, match=r"did you mean staging\?$"):
+        bp(level=3).environment("stagin")
+    with pytest.raises(BlueprintError) as far:
+        bp(region="mars")
+    assert "did you mean" not in str(far.value) and "commercial regions" in str(far.value)
+
+
+def test_a_level_override_moves_the_blueprint_as_with_level_does(tmp_path):
+    from mlops_bp.blueprints.io import apply_overrides
+
+    path = tmp_path / "mlops-bp.yaml"
+    save_blueprint(bp(level=2, region="eu-west-1"), path)
+    moved = load_blueprint(path, overrides={"level": 3, "name": None})
+    assert moved == bp(level=2, region="eu-west-1").with_level(3)
+    assert [e.name for e in moved.environments] == ["dev", "staging", "prod"]
+    own = apply_overrides({"level": 2, "environments": [{"name": "lab"}]}, {"level": 3})
+    assert own["environments"] == [{"name": "lab"}]  # environments the user chose stay
+
+
+def test_the_ci_system_of_a_repo_is_judged_by_the_blueprint():
+    assert bp(github="a/b").check_ci("github") is None
+    with pytest.raises(BlueprintError, match="GitLab repo's pipelines cannot use a GitHub trust"):
+        bp(github="a/b").check_ci("gitlab")
+    with pytest.raises(BlueprintError, match="ci: must be one of github, gitlab"):
+        bp().check_ci("jenkins")

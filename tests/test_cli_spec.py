@@ -39,14 +39,14 @@ def test_plan_prints_the_tree_grouped_by_capability():
     assert "stack outputs: " in out and "training_pipeline_name" in out
     for capability in ("storage", "registry", "training", "monitoring", "iam"):  # serving: at first deploy
         assert capability in out
-    assert "aws:sagemaker/pipeline:Pipeline" in out
+    assert "aws:sagemaker:Pipeline" in out  # type tokens as `pulumi preview` shows them
     assert "protected" in out
 
 
 def test_plan_deployed_shows_the_stack_once_it_serves():
     result = run("plan", "--level", "2", "--github", "acme/fraud-detect", "--deployed")
     assert result.exit_code == 0, result.output
-    assert "aws:sagemaker/endpoint:Endpoint" in result.stdout and "aws:scheduler/schedule:Schedule" in result.stdout
+    assert "aws:sagemaker:Endpoint" in result.stdout and "aws:scheduler:Schedule" in result.stdout
     assert "first deploy" not in result.stderr
 
 

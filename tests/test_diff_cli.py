@@ -31,7 +31,7 @@ def test_upgrade_adds_resources_and_exits_zero(run):
     result = run("diff", "--from", "0", "--to", "1")
     assert result.exit_code == 0, result.output
     assert "level 0 -> 1" in result.output
-    assert "+ aws:ecr/repository:Repository" in result.output
+    assert "+ aws:ecr:Repository" in result.output
     assert "defaultTags.tags.mlops-bp:level: 0 -> 1" in result.output
     assert "DATA WOULD BE LOST" not in result.output
 
@@ -70,7 +70,7 @@ def test_breaking_change_in_the_stacks_exits_one(run, monkeypatch):
     _rename_data_bucket_from_level_2(monkeypatch, logical=True)
     result = run("diff", "--from", "1", "--to", "2")
     assert result.exit_code == 1
-    assert "- aws:s3/bucket:Bucket  mlops-demo-dev-data-bucket" in result.output
+    assert "- aws:s3:Bucket  mlops-demo-dev-data-bucket" in result.output
     assert "DATA WOULD BE LOST" in result.output
     doc = json.loads(run("diff", "--from", "1", "--to", "2", "--json").stdout)
     assert doc["destroys_data"] == [
@@ -92,7 +92,7 @@ def test_reads_the_config_and_keeps_its_settings(run, tmp_path):
     # The setting needs level 1: the diff from level 0 says so in one line.
     too_low = run("diff", "--from", "0", "--to", "1")
     assert too_low.exit_code == 2
-    assert "at level 0: monitoring.log_retention_days: needs level 1 or higher" in too_low.output
+    assert "monitoring.log_retention_days: needs level 1 or higher (blueprint is level 0)" in too_low.output
 
 
 def test_bad_input_is_one_line_exit_two(run):

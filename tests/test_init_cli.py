@@ -70,7 +70,7 @@ def test_init_reads_a_config_file_and_flags_win(tmp_path) -> None:
 
 def test_prompts_when_interactive(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(init_command, "_interactive", lambda no_input: not no_input)
-    answers = "team-model\n3\nkubernetes\neu-west-1\nacme/team-model\n"
+    answers = "3\nKubernetes\nteam-model\neu-west-1\ngithub\nacme/team-model\n"
     result = runner.invoke(app, ["init", "-o", str(tmp_path)], input=answers)
     assert result.exit_code == 0, result.output
     blueprint = load_blueprint(tmp_path / "team-model" / "mlops-bp.yaml")

@@ -20,7 +20,7 @@ def test_plan_kubernetes_level4():
         "kubernetes:helm.sh/v3:Release",
         "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
         "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
-        "aws:ecr/repository:Repository",
+        "aws:ecr:Repository",  # type tokens as `pulumi preview` shows them
     ):
         assert expected in out
 

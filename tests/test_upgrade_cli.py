@@ -52,7 +52,7 @@ def test_upgrade_keeps_team_edits_and_adds_the_level(tmp_path):
     result = invoke("upgrade", "--to", "1", "--yes", "--repo", str(repo))
     assert result.exit_code == 0, result.output
     assert "level 0 -> 1" in result.output
-    assert "+ aws:ecr/repository:Repository" in result.output
+    assert "+ aws:ecr:Repository" in result.output
     assert ".github/workflows/ci.yml" in result.output
     assert load_blueprint(repo / "mlops-bp.yaml").level == 1
     assert (repo / ".github/workflows/ci.yml").is_file()
@@ -137,7 +137,7 @@ def test_allowed_downgrade_names_every_deletion(tmp_path):
     result = invoke("upgrade", "--to", "2", "--yes", "--allow-downgrade", "--repo", str(repo))
     assert result.exit_code == 0, result.output
     assert "`pulumi up` would delete" in result.output
-    assert "prod: aws:s3/bucket:Bucket fraud-detect-prod-data-bucket" in result.output
+    assert "prod: aws:s3:Bucket fraud-detect-prod-data-bucket" in result.output
     assert "DATA WOULD BE LOST" in result.output
     assert load_blueprint(repo / "mlops-bp.yaml").level == 2
     assert not (repo / "infra/Pulumi.prod.yaml").exists()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_bp.blueprints import Blueprint, BlueprintError, UserError
+from mlops_bp.blueprints import LEVELS, Blueprint, BlueprintError, UserError
 
 from .engine import Estimate, estimate
 from .usage import usage_for
@@ -37,12 +38,18 @@ class LevelEstimate:
 
 
 def compare_levels(
-    blueprint: Blueprint, usage_data: dict[str, Any] | None = None, environment: str | None = None
+    blueprint: Blueprint,
+    usage_data: dict[str, Any] | None = None,
+    environment: str | None = None,
+    on_level: Callable[[int], None] | None = None,
 ) -> list[LevelEstimate]:
-    """The blueprint's cost at each level 0-4 (a level it is not valid at says why)."""
+    """The blueprint's cost at each level of the catalog (a level it is not valid at says
+    why); `on_level(level)` is called as each one starts (progress)."""
     usage_for(blueprint, usage_data)  # a bad usage file fails once, before any level is planned
     results = []
-    for level in range(5):
+    for level in (info.number for info in LEVELS):
+        if on_level is not None:
+            on_level(level)
         try:
             at_level = blueprint.with_level(level)
         except BlueprintError as exc:  # a setting the level does not allow

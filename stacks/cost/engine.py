@@ -70,6 +70,8 @@ class Estimate:
     lines: list[CostLine] = field(default_factory=list)
     free: list[FreeResource] = field(default_factory=list)
     unpriced: list[UnpricedResource] = field(default_factory=list)
+    # What the totals leave out, said once each (price table `caveat`s of the types held).
+    caveats: list[str] = field(default_factory=list)
 
     @property
     def idle_total(self) -> float:
@@ -92,6 +94,7 @@ class Estimate:
         self.lines += other.lines
         self.free += other.free
         self.unpriced += other.unpriced
+        self.caveats += [c for c in other.caveats if c not in self.caveats]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +108,7 @@ class Estimate:
             ],
             "free": [asdict(r) for r in self.free],
             "unpriced": [asdict(r) for r in self.unpriced],
+            "caveats": list(self.caveats),
         }
 
 
@@ -338,6 +342,8 @@ def estimate(
         if entry is None:
             result.unpriced.append(UnpricedResource(*where, "resource type is not in the price table"))
             continue
+        if entry.caveat and entry.caveat not in result.caveats:
+            result.caveats.append(entry.caveat)
         if entry.kind == "free":
             result.free.append(FreeResource(*where, entry.note))
             continue

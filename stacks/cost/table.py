@@ -82,6 +82,7 @@ class Charge(_Strict):
 class ResourcePrice(_Strict):
     kind: Literal["free", "priced", "usage_only"]
     note: str = ""
+    caveat: str | None = Field(None, description="Said with every estimate that holds this type (text and JSON).")
     charges: list[Charge] = Field(default_factory=list)
     otherwise_free: str | None = Field(None, description="Why the resource is free when no charge applies.")
 

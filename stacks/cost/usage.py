@@ -6,6 +6,8 @@ YAML overrides any of them, e.g.:
 
     inference: {requests_per_month: 2000000, duration_ms: 120}
     training: {runs_per_month: 30, training_hours_per_run: 0.5}
+
+`mlops-bp schema --usage` prints the file's JSON schema (generated from these models).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mlops_bp.blueprints import Blueprint, UserError, format_validation_error
 from mlops_bp.blueprints.userfiles import load_user_yaml
 
-__all__ = ["UsageProfile", "load_usage", "runs_per_month", "usage_for"]
+__all__ = ["UsageProfile", "load_usage", "runs_per_month", "usage_for", "usage_schema"]
 
 HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
@@ -185,3 +187,21 @@ def load_usage(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of usage sections, got {type(data).__name__}")
     return data
+
+
+def usage_schema() -> str:
+    """The JSON schema of a usage file (`mlops-bp cost --usage FILE`): every section optional,
+    every value defaulting as in UsageProfile (training's from the blueprint)."""
+    import json
+
+    schema = UsageProfile.model_json_schema(mode="validation")
+    schema["required"] = []
+    for definition in schema.get("$defs", {}).values():
+        definition.pop("required", None)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mlops-bp cost usage file"
+    schema["description"] = (
+        "The monthly load `mlops-bp cost --usage FILE` assumes per environment, section by section; "
+        "unset values keep their defaults (training's default from the blueprint)."
+    )
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
