@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "ClusterSettings",
+    "DriftCheckSettings",
     "GatewaySettings",
     "ImageSettings",
     "KubernetesServing",
@@ -25,6 +26,8 @@ MEMORY_PATTERN = r"^\d+(Ki|Mi|Gi|Ti)$"
 # A container image with a pinned tag and/or digest (a bare name would mean `latest`).
 IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
 DNS_LABEL = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+HTTPS_URL = r"^https://[^\s]+$"
 
 
 class _Strict(BaseModel):
@@ -77,10 +80,47 @@ class ClusterSettings(_Strict):
 
 
 class GatewaySettings(_Strict):
-    """The Gateway API Gateway whose HTTPRoute splits traffic between model-server variants."""
+    """The Gateway API Gateway in front of the model server: its HTTPRoute forwards /invocations
+    and /ping only (never /metrics) and splits traffic between model-server variants."""
 
     name: str = Field("mlops-gateway", pattern=DNS_LABEL)
     namespace: str = Field("gateway-system", pattern=DNS_LABEL)
+    domain: str | None = Field(
+        None,
+        pattern=DNS_NAME,
+        description="Each environment's model server is https://<namespace>.<domain> on the Gateway "
+        "(stack output endpoint_url); unset: no route unless variants need one, and endpoint_url is "
+        "the in-cluster Service.",
+    )
+    envoy_gateway: bool = Field(
+        True,
+        description="The Gateway is Envoy Gateway: the route gets the app's request body limit "
+        "(BackendTrafficPolicy) and, with jwt_issuer, JWT authentication (SecurityPolicy). With another "
+        "implementation, set both on the Gateway yourself.",
+    )
+    jwt_issuer: str | None = Field(None, pattern=HTTPS_URL, description="Require JWTs of this issuer.")
+    jwks_uri: str | None = Field(None, pattern=HTTPS_URL, description="Where the issuer's signing keys are.")
+    jwt_audiences: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=10, description="Accepted `aud` values (any when empty)."
+    )
+
+    @model_validator(mode="after")
+    def _authentication(self) -> GatewaySettings:
+        if self.jwt_issuer and not self.jwks_uri:
+            raise ValueError("jwt_issuer needs jwks_uri, where the issuer's signing keys are")
+        if self.jwt_issuer and not self.envoy_gateway:
+            raise ValueError("jwt_issuer: JWT authentication is configured through Envoy Gateway only")
+        return self
+
+
+class DriftCheckSettings(_Strict):
+    """When captured traffic is enough to judge drift (and start retraining)."""
+
+    window_hours: int = Field(24, ge=1, le=24 * 14, description="Captured traffic the check reads.")
+    min_rows: int = Field(100, ge=1, le=10_000_000, description="Fewer captured rows decide nothing.")
+    min_requests: int = Field(
+        20, ge=1, le=10_000_000, description="Fewer captured requests decide nothing (one client's burst)."
+    )
 
 
 class ResourceSettings(_Strict):
@@ -101,7 +141,7 @@ class WorkloadResources(_Strict):
     model_server: ResourceSettings = Field(default_factory=lambda: _resources("250m", "1", "512Mi", "1Gi"))
     training: ResourceSettings = Field(default_factory=lambda: _resources("1", "2", "2Gi", "4Gi"))
     tracking: ResourceSettings = Field(default_factory=lambda: _resources("250m", "1", "512Mi", "1Gi"))
-    drift_check: ResourceSettings = Field(default_factory=lambda: _resources("100m", "500m", "128Mi", "256Mi"))
+    drift_check: ResourceSettings = Field(default_factory=lambda: _resources("100m", "500m", "256Mi", "512Mi"))
 
 
 class NamespaceQuota(_Strict):
@@ -114,13 +154,22 @@ class NamespaceQuota(_Strict):
 
 
 class ImageSettings(_Strict):
-    """Third-party images, pinned (the team's own images come from its ECR repository)."""
+    """Third-party images, pinned (the team's own images come from its ECR repository; the drift
+    check runs in the team's training image)."""
 
     notebook: str = Field("quay.io/jupyter/scipy-notebook:2024-12-23", pattern=IMAGE_PATTERN)
     tracking: str = Field("ghcr.io/mlflow/mlflow:v2.19.0", pattern=IMAGE_PATTERN)
-    drift_check: str = Field("python:3.12.8-slim", pattern=IMAGE_PATTERN)
 
-    @field_validator("notebook", "tracking", "drift_check")
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired_keys(cls, data: Any) -> Any:
+        # `drift_check` named the drift check's own image until it ran in the training image;
+        # every mlops-bp.yaml written before says it, so it is accepted and ignored.
+        if isinstance(data, dict) and "drift_check" in data:
+            data = {k: v for k, v in data.items() if k != "drift_check"}
+        return data
+
+    @field_validator("notebook", "tracking")
     @classmethod
     def _pinned(cls, value: str) -> str:
         last = value.rsplit("/", 1)[-1]
@@ -135,6 +184,7 @@ class KubernetesSettings(_Strict):
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     serving: KubernetesServing = KubernetesServing.DEPLOYMENT
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    drift: DriftCheckSettings = Field(default_factory=DriftCheckSettings)
     storage_class: str | None = Field(
         None, pattern=DNS_LABEL, description="StorageClass of PVCs (cluster default when unset)."
     )

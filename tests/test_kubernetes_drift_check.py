@@ -1,20 +1,28 @@
-"""The drift-check script the CronJob runs, against fake Prometheus and Kubernetes APIs on
-127.0.0.1: it starts a training Job from the CronJob's template only above the threshold."""
+"""The drift-check script the CronJob runs: the captured window against the served version's
+baseline, a minimum sample, and a training Job from the CronJob's template only above the
+threshold (fake MLflow, S3 and Kubernetes APIs; tests/loop/test_kubernetes_loop.py runs it for
+real against MLflow and moto)."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 import threading
 import types
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from mlops_bp.stacks.kubernetes.monitoring import drift_check_script
 
+from .loop.cluster import FakeKubernetesApi
+
+NOW = datetime(2026, 11, 29, 10, 30, tzinfo=UTC)
+MEAN, STD = [0.0, 10.0], [1.0, 2.0]
 CRONJOB = {
-    "metadata": {"name": "training", "namespace": "team-dev", "uid": "cj-uid"},
+    "metadata": {"name": "training", "namespace": "team-dev"},
     "spec": {
         "jobTemplate": {
             "metadata": {"labels": {"app.kubernetes.io/name": "training"}},
@@ -24,110 +32,143 @@ CRONJOB = {
 }
 
 
-class FakeApis:
-    def __init__(self, drift: list[float], active_jobs: int = 0) -> None:
-        self.drift, self.active_jobs = drift, active_jobs
-        self.created: list[dict] = []
-        self.queries: list[str] = []
-        self.auth: list[str] = []
-
-    def handler(self):
-        apis = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, body: dict, code: int = 200) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):  # noqa: N802
-                url = urlparse(self.path)
-                if url.path == "/api/v1/query":
-                    apis.queries.append(parse_qs(url.query)["query"][0])
-                    result = [{"metric": {}, "value": [0, str(v)]} for v in apis.drift]
-                    return self._send({"status": "success", "data": {"resultType": "vector", "result": result}})
-                apis.auth.append(self.headers["Authorization"])
-                if url.path == "/apis/batch/v1/namespaces/team-dev/jobs":
-                    items = [
-                        {"metadata": {"name": f"training-drift-{i}"}, "status": {"active": 1}}
-                        for i in range(apis.active_jobs)
-                    ]
-                    return self._send({"items": items})
-                if url.path == "/apis/batch/v1/namespaces/team-dev/cronjobs/training":
-                    return self._send(CRONJOB)
-                return self._send({"message": "not found"}, 404)
-
-            def do_POST(self):  # noqa: N802
-                apis.auth.append(self.headers["Authorization"])
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                apis.created.append(body)
-                self._send({**body, "metadata": {**body["metadata"], "name": "training-drift-abcde"}}, 201)
-
-        return Handler
-
-
 @pytest.fixture
-def script():
+def script(monkeypatch):
     module = types.ModuleType("drift_check")
+    monkeypatch.setitem(sys.modules, "drift_check", module)  # its dataclasses look themselves up
     exec(compile(drift_check_script(), "drift_check.py", "exec"), module.__dict__)
     return module
 
 
-def _run(script, apis: FakeApis, tmp_path, threshold: str = "0.2") -> str:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), apis.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def _records(rows_per_request: int, requests: int, shift: float = 0.0, version: str = "3") -> list[dict]:
+    row = [MEAN[0] + shift * STD[0], MEAN[1] + shift * STD[1]]
+    return [{"model_version": version, "features": [row] * rows_per_request} for _ in range(requests)]
+
+
+def test_too_little_traffic_decides_nothing(script):
+    baseline = script.Baseline("3", MEAN, STD)
+    skewed = _records(40, 1, shift=5)  # one large skewed request
+    assert script.drift_window(skewed, baseline, min_rows=100, min_requests=20).share is None
+    many_small = _records(1, 50, shift=5)
+    assert script.drift_window(many_small, baseline, min_rows=100, min_requests=20).share is None
+
+
+def test_the_share_counts_features_beyond_half_a_standard_deviation(script):
+    baseline = script.Baseline("3", MEAN, STD)
+    assert script.drift_window(_records(5, 30), baseline, 100, 20).share == 0.0
+    window = script.drift_window(_records(5, 30, shift=1), baseline, 100, 20)
+    assert (window.requests, window.rows, window.share) == (30, 150, 1.0)
+
+
+def test_only_records_of_the_served_version_and_well_formed_rows_count(script):
+    baseline = script.Baseline("3", MEAN, STD)
+    records = [
+        *_records(5, 30),
+        *_records(5, 30, shift=9, version="2"),
+        {"model_version": "3", "features": [[1.0], ["x", 1.0], [float("nan"), 1.0]]},
+        {"model_version": "3", "features": "not rows"},
+    ]
+    window = script.drift_window(records, baseline, 100, 20)
+    assert (window.requests, window.rows, window.share) == (30, 150, 0.0)
+
+
+def test_the_window_is_the_last_hours_folders(script):
+    assert script.window_prefixes("datacapture/dev/", NOW, 3) == [
+        "datacapture/dev/2026/11/29/10/",
+        "datacapture/dev/2026/11/29/09/",
+        "datacapture/dev/2026/11/29/08/",
+    ]
+
+
+class FakeS3:
+    """Objects by key; list and get as the script calls them."""
+
+    def __init__(self, objects: dict[str, bytes]) -> None:
+        self.objects = objects
+
+    def get_paginator(self, _name):
+        fake = self
+
+        class Paginator:
+            def paginate(self, Bucket, Prefix):  # noqa: N803 - boto3's names
+                return [{"Contents": [{"Key": k} for k in sorted(fake.objects) if k.startswith(Prefix)]}]
+
+        return Paginator()
+
+    def get_object(self, Bucket, Key):  # noqa: N803
+        body = io.BytesIO(self.objects[Key])
+        body.iter_lines = lambda: iter(body.getvalue().splitlines())
+        return {"Body": body}
+
+
+def _mlflow_server():
+    metadata = {"baseline": {"mean": MEAN, "std": STD}}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            if self.path.startswith("/api/2.0/mlflow/registered-models/alias?"):
+                body = {"model_version": {"version": "3", "source": "mlflow-artifacts:/1/run/artifacts/model"}}
+            elif self.path == "/api/2.0/mlflow-artifacts/artifacts/1/run/artifacts/model/metadata.json":
+                body = metadata
+            else:
+                self.send_response(404)
+                self.end_headers()
+                return
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+
+def _run(script, tmp_path, records: list[dict]) -> tuple[str, FakeKubernetesApi]:
+    lines = "".join(json.dumps(r) + "\n" for r in records).encode()
+    s3 = FakeS3({"datacapture/dev/2026/11/29/10/batch.jsonl": lines, "datacapture/dev/2026/11/27/10/old.jsonl": lines})
+    mlflow = _mlflow_server()
+    threading.Thread(target=mlflow.serve_forever, daemon=True).start()
     (tmp_path / "token").write_text("pod-token\n")
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    api = FakeKubernetesApi("team-dev", {"training": CRONJOB})
     try:
-        return script.run(
-            {
-                "PROMETHEUS_URL": url,
-                "DRIFT_QUERY": 'max(model_drift_share{namespace="team-dev"})',
-                "DRIFT_THRESHOLD": threshold,
+        with api.serving() as url:
+            env = {
+                "CAPTURE_S3_URI": "s3://artifacts/datacapture/dev/",
+                "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow.server_address[1]}",
+                "MODEL_NAME": "team",
+                "MODEL_ALIAS": "champion",
+                "DRIFT_THRESHOLD": "0.2",
+                "DRIFT_WINDOW_HOURS": "24",
+                "DRIFT_MIN_ROWS": "100",
+                "DRIFT_MIN_REQUESTS": "20",
                 "NAMESPACE": "team-dev",
                 "TRAINING_CRONJOB": "training",
                 "KUBERNETES_API": url,
                 "SERVICEACCOUNT_DIR": str(tmp_path),
             }
-        )
+            return script.run(env, s3=s3, now=NOW), api
     finally:
-        server.shutdown()
-        server.server_close()
+        mlflow.shutdown()
+        mlflow.server_close()
 
 
-def test_drift_above_threshold_starts_training_from_the_cronjob_template(script, tmp_path):
-    apis = FakeApis(drift=[0.1, 0.35])
-    message = _run(script, apis, tmp_path)
-    assert message == "drift 0.3500 > threshold 0.2; started training-drift-abcde"
-    assert apis.queries == ['max(model_drift_share{namespace="team-dev"})']
-    assert apis.auth and set(apis.auth) == {"Bearer pod-token"}
-    [job] = apis.created
+def test_a_drifted_window_starts_training_from_the_cronjob_template(script, tmp_path):
+    message, api = _run(script, tmp_path, _records(5, 30, shift=2))
+    assert message == "30 requests, 150 rows of version 3: drift 1.0000 > threshold 0.2; started training-drift-1"
+    assert set(api.tokens) == {"Bearer pod-token"}
+    [job] = api.created
     assert job["kind"] == "Job" and job["spec"] == CRONJOB["spec"]["jobTemplate"]["spec"]
     assert job["metadata"]["generateName"] == "training-drift-"
     assert job["metadata"]["labels"] == {"app.kubernetes.io/name": "training", "mlops-bp/trigger": "drift"}
-    assert job["metadata"]["ownerReferences"][0]["uid"] == "cj-uid"
+    assert job["metadata"]["ownerReferences"][0]["uid"] == "uid-training"
 
 
-def test_drift_at_or_below_threshold_does_nothing(script, tmp_path):
-    apis = FakeApis(drift=[0.2])
-    assert _run(script, apis, tmp_path) == "drift 0.2000 <= threshold 0.2; nothing to do"
-    assert apis.created == [] and apis.auth == []
-
-
-def test_no_metric_yet_does_nothing(script, tmp_path):
-    apis = FakeApis(drift=[])
-    assert _run(script, apis, tmp_path) == "no drift metric yet; nothing to do"
-    assert apis.created == []
-
-
-def test_running_retraining_is_not_started_twice(script, tmp_path):
-    apis = FakeApis(drift=[0.9], active_jobs=1)
-    assert "retraining already running (training-drift-0)" in _run(script, apis, tmp_path)
-    assert apis.created == []
+def test_a_clean_or_small_window_does_nothing(script, tmp_path):
+    message, api = _run(script, tmp_path, _records(5, 30))
+    assert message == "30 requests, 150 rows of version 3: drift 0.0000 <= threshold 0.2; nothing to do"
+    message, api = _run(script, tmp_path, _records(40, 1, shift=5))
+    assert message == "1 requests, 40 rows of version 3: too little traffic to decide; nothing to do"
+    assert api.created == [] and api.tokens == []

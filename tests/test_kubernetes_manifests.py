@@ -21,15 +21,28 @@ EKS = {"cluster": {"create": True, "subnet_ids": ["subnet-0123abcd", "subnet-456
 # Every shape the platform produces: each level, both serving modes, both MLflow stores, a
 # created cluster, and a non-primary environment.
 CANARY = [{"name": "blue", "weight": 0.9}, {"name": "green", "weight": 0.1}]  # a challenger variant
+GATEWAY = {
+    "domain": "models.example.com",
+    "jwt_issuer": "https://idp.example.com",
+    "jwks_uri": "https://idp.example.com/keys",
+}
 CONFIGS = {
     **{f"level{n}": (n, "dev", {}) for n in range(5)},
     "level4-prod": (4, "prod", {}),
     "level4-canary": (4, "dev", {"serving": {"variants": CANARY}}),
     "level4-kserve": (4, "dev", {"kubernetes": {"serving": "kserve"}, "serving": {"variants": CANARY}}),
     "level4-postgres-eks": (4, "dev", {"kubernetes": {"tracking_store": "postgres", **EKS}}),
+    "level3-gateway-jwt": (3, "prod", {"kubernetes": {"gateway": GATEWAY}}),
 }
 # Custom resources: their schemas come with their operators, not with Kubernetes.
-CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "HTTPRoute", "InferenceService"}
+CUSTOM_KINDS = {
+    "ServiceMonitor",
+    "PrometheusRule",
+    "HTTPRoute",
+    "InferenceService",
+    "BackendTrafficPolicy",
+    "SecurityPolicy",
+}
 # Pods that call the Kubernetes API (the drift check creates Jobs); no other pod gets a token.
 API_CLIENTS = {"drift-check"}
 LONG_RUNNING = {"Deployment", "InferenceService"}

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from mlops_bp.blueprints import BlueprintError, UserError
-from mlops_bp.stacks.kubernetes.monitoring import KUBE_PROMETHEUS_CHART, PROMETHEUS_URL
+from mlops_bp.stacks.kubernetes.monitoring import KUBE_PROMETHEUS_CHART
 from mlops_bp.stacks.kubernetes.rbac import DEPLOY_RULES
 from mlops_bp.stacks.kubernetes.schedule import to_cron
 from mlops_bp.stacks.plan import plan
@@ -33,7 +33,8 @@ KINDS_ADDED = {
     },
     1: {"HorizontalPodAutoscaler", "PodDisruptionBudget"},
     2: {"CronJob"},
-    3: {"Role", "RoleBinding"},  # HTTPRoute only with a challenger variant
+    # HTTPRoute only with a challenger variant or a gateway domain; the CI's admission policy.
+    3: {"Role", "RoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"},
     4: {"Release", "ServiceMonitor", "PrometheusRule", "ConfigMap"},
 }
 
@@ -104,12 +105,46 @@ def test_level1_model_server_contract():
     assert named(g, "PodDisruptionBudget", "model-server").inputs["spec"]["maxUnavailable"] == 1
     service = named(g, "Service", "model-server").inputs["spec"]
     assert service["type"] == "ClusterIP" and service["ports"][0]["port"] == 8080
+    # Level 1 serves the model its image carries; without a gateway domain nothing is routed
+    # to it, so no namespace is admitted (default deny) and endpoint_url is the Service.
+    assert "initContainers" not in server.inputs["spec"]["template"]["spec"]
+    assert not [r for r in k8s_objects(g, "NetworkPolicy") if r.inputs["metadata"]["name"] == "allow-model-server"]
+    assert g.outputs["endpoint_url"] == f"http://model-server.{NS}.svc.cluster.local:8080"
+
+
+def test_a_gateway_domain_routes_the_serving_paths_with_a_body_limit():
+    g = graph(1, "dev", K8S, **overrides(kubernetes={"gateway": {"domain": "models.example.com"}}))
+    assert g.outputs["endpoint_url"] == f"https://{NS}.models.example.com"
+    route = named(g, "HTTPRoute", "model-server").inputs["spec"]
+    assert route["hostnames"] == [f"{NS}.models.example.com"]
+    paths = [m["path"] for m in route["rules"][0]["matches"]]
+    assert paths == [{"type": "Exact", "value": "/invocations"}, {"type": "Exact", "value": "/ping"}]
+    limit = named(g, "BackendTrafficPolicy", "model-server-body-limit").inputs["spec"]
+    assert limit["requestBuffer"] == {"limit": "1024Ki"}
+    env = {e["name"]: e["value"] for e in container_of(named(g, "Deployment", "model-server"))["env"]}
+    assert int(env["MAX_REQUEST_BYTES"]) == 1024 * 1024
     ingress = named(g, "NetworkPolicy", "allow-model-server").inputs["spec"]["ingress"]
-    assert ingress == [{"from": [{"namespaceSelector": {}}], "ports": [{"protocol": "TCP", "port": 8080}]}]
+    selector = ingress[0]["from"][0]["namespaceSelector"]["matchExpressions"][0]
+    assert selector["values"] == ["gateway-system"] and ingress[0]["ports"] == [{"protocol": "TCP", "port": 8080}]
+    assert not k8s_objects(g, "SecurityPolicy")
+
+
+def test_gateway_jwt_authentication_is_an_option():
+    gateway = {
+        "domain": "models.example.com",
+        "jwt_issuer": "https://idp.example.com",
+        "jwks_uri": "https://idp.example.com/jwks",
+    }
+    g = graph(3, "prod", K8S, **overrides(kubernetes={"gateway": gateway}))
+    policy = named(g, "SecurityPolicy", "model-server-authentication").inputs["spec"]
+    assert policy["targetRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "model-server"}]
+    assert policy["jwt"]["providers"][0]["remoteJWKS"] == {"uri": "https://idp.example.com/jwks"}
+    with pytest.raises(BlueprintError, match="jwt_issuer needs jwks_uri"):
+        make_blueprint(3, K8S, kubernetes={"gateway": {"jwt_issuer": "https://idp.example.com"}})
 
 
 def test_level2_training_cronjob_and_mlflow():
-    g = graph(2, "dev", K8S)
+    g = graph(2, "dev", K8S, deployed=True)
     cron = named(g, "CronJob", "training")
     spec = cron.inputs["spec"]
     assert spec["schedule"] == "0 3 * * MON" and spec["timeZone"] == "Etc/UTC"
@@ -120,6 +155,17 @@ def test_level2_training_cronjob_and_mlflow():
     env = {e["name"]: e["value"] for e in container_of(cron)["env"]}
     assert env["MLFLOW_TRACKING_URI"] == f"http://mlflow.{NS}.svc.cluster.local:5000"
     assert env["METRIC_NAME"] == "accuracy" and container_of(cron)["args"] == ["train"]
+    assert env["TRAINING_DATA_URI"].startswith("s3://fraud-detect-dev-data") and env["MODEL_NAME"] == "fraud-detect"
+    # The images the deploy pinned: the training image for training, the serving one to serve.
+    assert container_of(cron)["image"].endswith(":train-" + "0" * 40)
+    server = named(g, "Deployment", "model-server").inputs["spec"]["template"]
+    assert server["spec"]["containers"][0]["image"].endswith(":" + "0" * 40)
+    # The model server loads the approved version from MLflow before it serves.
+    [loader] = server["spec"]["initContainers"]
+    loader_env = {e["name"]: e["value"] for e in loader["env"]}
+    assert loader["args"] == ["load"] and loader_env["MODEL_ALIAS"] == "champion"
+    assert loader_env["MLFLOW_TRACKING_URI"] == env["MLFLOW_TRACKING_URI"]
+    assert server["metadata"]["labels"]["mlops-bp/tracking-client"] == "true"
     store = named(g, "PersistentVolumeClaim", "mlflow-store")
     assert store.protect
     mlflow = named(g, "Deployment", "mlflow")
@@ -171,6 +217,9 @@ def test_level3_canary_variants_behind_weighted_route():
     assert route["parentRefs"] == [{"name": "mlops-gateway", "namespace": "gateway-system"}]
     weights = {b["name"]: b["weight"] for b in route["rules"][0]["backendRefs"]}
     assert weights == {"model-server-blue": 90, "model-server-green": 10}
+    # Each canary variant serves the version its own alias names.
+    green = named(g, "Deployment", "model-server-green").inputs["spec"]["template"]["spec"]
+    assert {e["name"]: e["value"] for e in green["initContainers"][0]["env"]}["MODEL_ALIAS"] == "green"
     blue = named(g, "Service", "model-server-blue").inputs["spec"]["selector"]
     assert blue["app.kubernetes.io/name"] == "model-server"
 
@@ -244,7 +293,9 @@ def test_level4_monitoring_stack_alerts_dashboard_and_drift_retraining():
     assert drift.inputs["spec"]["schedule"] == "0 0 * * *"  # daily by default
     env = {e["name"]: e["value"] for e in container_of(drift)["env"]}
     assert env["DRIFT_THRESHOLD"] == "0.2" and env["TRAINING_CRONJOB"] == "training"
-    assert env["PROMETHEUS_URL"] == PROMETHEUS_URL
+    assert env["CAPTURE_S3_URI"].endswith("/datacapture/dev/") and env["MODEL_ALIAS"] == "champion"
+    assert (env["DRIFT_MIN_ROWS"], env["DRIFT_MIN_REQUESTS"], env["DRIFT_WINDOW_HOURS"]) == ("100", "20", "24")
+    assert container_of(drift)["image"] == container_of(named(g, "CronJob", "training"))["image"]
     assert drift.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
     script = named(g, "ConfigMap", "drift-check-script").inputs["data"]["drift_check.py"]
     assert "def run(" in script
@@ -296,6 +347,7 @@ def test_irsa_role_per_workload_trusts_only_its_service_account():
         "model-server",
         "mlflow",
         "training",
+        "drift-check",
     }
     for name, role in roles.items():
         workload = name.removeprefix("fraud-detect-dev-").removesuffix("-identity-role")
@@ -318,8 +370,10 @@ def test_irsa_role_per_workload_trusts_only_its_service_account():
             "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/{name}"
         }
         assert account["automountServiceAccountToken"] is False
-    # The drift check calls no AWS API: a ServiceAccount without a role.
-    assert named(g, "ServiceAccount", "drift-check").inputs["metadata"]["annotations"] == {}
+    # The drift check reads the captured traffic and nothing else.
+    drift = json.loads(g.one("aws:iam/rolePolicy:RolePolicy", "drift-check-identity").inputs["policy"])
+    reads = [s for s in drift["Statement"] if s["Action"] == "s3:GetObject"]
+    assert len(reads) == 1 and reads[0]["Resource"].endswith("/datacapture/dev/*")
 
 
 def test_irsa_policies_are_scoped_to_the_buckets_each_workload_needs():
@@ -441,3 +495,17 @@ def test_aws_schedules_become_cron(expression, cron):
 def test_schedules_without_a_cron_equivalent_are_user_errors(expression):
     with pytest.raises(UserError, match="training.schedule"):
         to_cron(expression, "training.schedule")
+
+
+def test_a_blueprint_written_before_the_drift_check_ran_in_the_training_image_still_loads():
+    """mlops-bp.yaml files of earlier versions name `kubernetes.images.drift_check`: accepted,
+    ignored, and gone from the file the next time mlops-bp writes it."""
+    from mlops_bp.blueprints import blueprint_from_data
+
+    old = {
+        "name": "x-team",
+        "level": 4,
+        "platform": "kubernetes",
+        "kubernetes": {"images": {"drift_check": "python:3.11"}},
+    }
+    assert "drift_check" not in blueprint_from_data(old).model_dump(mode="json")["kubernetes"]["images"]

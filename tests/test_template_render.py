@@ -265,9 +265,15 @@ def test_level_content_of_the_ml_code(rendered) -> None:
 
 @pytest.mark.parametrize(
     ("level", "platform", "bakes"),
-    [(0, "sagemaker", True), (1, "sagemaker", True), (2, "sagemaker", False), (1, "kubernetes", False)],
+    [
+        (0, "sagemaker", True),
+        (1, "sagemaker", True),
+        (2, "sagemaker", False),
+        (1, "kubernetes", True),
+        (2, "kubernetes", False),
+    ],
 )
-def test_only_a_sagemaker_image_without_a_training_pipeline_carries_its_model(rendered, level, platform, bakes) -> None:
+def test_only_an_image_without_a_training_pipeline_carries_its_model(rendered, level, platform, bakes) -> None:
     dockerfile = (rendered(level, platform, "github") / "Dockerfile").read_text()
     trains = f"python -m {PKG}.train --model-dir /opt/ml/model" in dockerfile
     copies = "COPY --from=build /opt/ml/model /opt/ml/model" in dockerfile

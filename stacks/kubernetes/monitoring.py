@@ -26,7 +26,6 @@ __all__ = [
     "KUBE_PROMETHEUS_CHART",
     "LATENCY_METRIC",
     "MONITORING_NAMESPACE",
-    "PROMETHEUS_URL",
     "REQUESTS_METRIC",
     "ClusterMonitoring",
     "ClusterMonitoringArgs",
@@ -46,10 +45,8 @@ DRIFT_METRIC = "model_drift_share"
 KUBE_PROMETHEUS_CHART = "kube-prometheus-stack"
 KUBE_PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
 MONITORING_NAMESPACE = "monitoring"
-PROMETHEUS_PORT = 9090
-# fullnameOverride below fixes the Service name the drift check queries.
-PROMETHEUS_URL = f"http://{KUBE_PROMETHEUS_CHART}-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:{PROMETHEUS_PORT}"
 DASHBOARD_LABEL = "grafana_dashboard"
+SCRIPT_DIR = "/opt/drift-check"
 
 
 def drift_check_script() -> str:
@@ -265,24 +262,40 @@ class ModelMonitoring(CapabilityComponent):
 class DriftRetrainingArgs:
     namespace: pulumi.Input[str]
     labels: Mapping[str, str]
-    image: str
+    # The team's training image: it has Python and boto3, which the check needs.
+    image: pulumi.Input[str]
     service_account: str
     resources: Resources
     schedule: str  # five-field cron, UTC
     drift_threshold: float
     training_cron_job: str
+    capture_uri: pulumi.Input[str]  # s3://bucket/prefix/ the model server captures to
+    region: str
+    tracking_uri: pulumi.Input[str]
+    model_name: str
+    model_alias: str
+    tracking_client_labels: Mapping[str, str]
+    tracking_egress: Mapping[str, object]
+    window_hours: int = 24
+    min_rows: int = 100
+    min_requests: int = 20
+    # Until a deploy pins the images CI pushed, the schedule waits (its image does not exist yet).
+    suspend: bool = False
 
 
 class DriftRetraining(CapabilityComponent):
-    """A CronJob that reads the drift metric from Prometheus and, above the threshold, creates a
-    training Job from the training CronJob. Its Role allows exactly that in its namespace:
-    get that one CronJob, list and create Jobs."""
+    """A CronJob that compares the traffic captured over the last window with the served
+    version's training baseline (from MLflow) and, above the threshold and with enough traffic,
+    creates a training Job from the training CronJob. Its Role allows exactly that in its
+    namespace: get that one CronJob, list and create Jobs; its IRSA role reads the capture."""
 
     TYPE = "mlopsbp:k8s:DriftRetraining"
     CAPABILITY = "monitoring"
 
     def __init__(self, name: str, args: DriftRetrainingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
+        if args.min_rows < 1 or args.min_requests < 1 or args.window_hours < 1:
+            raise ValueError(f"{name}: the window and the minimum sample must be at least 1")
         labels = {**args.labels, "app.kubernetes.io/name": "drift-check"}
         metadata = {"name": "drift-check", "namespace": args.namespace, "labels": labels}
         role = k8s.rbac.v1.Role(
@@ -316,17 +329,22 @@ class DriftRetraining(CapabilityComponent):
             "drift-check",
             args.image,
             args.resources,
-            command=["python", "/opt/drift-check/drift_check.py"],
+            command=["python", f"{SCRIPT_DIR}/drift_check.py"],
             env={
-                "PROMETHEUS_URL": PROMETHEUS_URL,
-                "DRIFT_QUERY": pulumi.Output.from_input(args.namespace).apply(
-                    lambda ns: f'max({DRIFT_METRIC}{{namespace="{ns}"}})'
-                ),
+                "CAPTURE_S3_URI": args.capture_uri,
+                "AWS_REGION": args.region,
+                "AWS_DEFAULT_REGION": args.region,
+                "MLFLOW_TRACKING_URI": args.tracking_uri,
+                "MODEL_NAME": args.model_name,
+                "MODEL_ALIAS": args.model_alias,
                 "DRIFT_THRESHOLD": str(args.drift_threshold),
+                "DRIFT_WINDOW_HOURS": str(args.window_hours),
+                "DRIFT_MIN_ROWS": str(args.min_rows),
+                "DRIFT_MIN_REQUESTS": str(args.min_requests),
                 "NAMESPACE": args.namespace,
                 "TRAINING_CRONJOB": args.training_cron_job,
             },
-            mounts=[{"name": "script", "mountPath": "/opt/drift-check", "readOnly": True}],
+            mounts=[{"name": "script", "mountPath": SCRIPT_DIR, "readOnly": True}],
         )
         spec = pod_spec(
             service_account=args.service_account,
@@ -340,6 +358,7 @@ class DriftRetraining(CapabilityComponent):
             metadata=metadata,
             spec={
                 "schedule": args.schedule,
+                "suspend": args.suspend,
                 "timeZone": "Etc/UTC",
                 "concurrencyPolicy": "Forbid",
                 "startingDeadlineSeconds": 600,
@@ -351,7 +370,7 @@ class DriftRetraining(CapabilityComponent):
                         "backoffLimit": 1,
                         "activeDeadlineSeconds": 600,
                         "ttlSecondsAfterFinished": 24 * 3600,
-                        "template": pod_template(labels, spec),
+                        "template": pod_template({**labels, **args.tracking_client_labels}, spec),
                     },
                 },
             },
@@ -362,8 +381,8 @@ class DriftRetraining(CapabilityComponent):
             name="allow-drift-check",
             namespace=args.namespace,
             pod_labels=labels,
-            # Prometheus, and the API server (443 on EKS, 6443 on most other clusters).
-            egress=[netpol.to_namespace(MONITORING_NAMESPACE, PROMETHEUS_PORT), netpol.egress_to_ports([443, 6443])],
+            # MLflow; S3 and STS (IRSA); the API server (443 on EKS, 6443 on most other clusters).
+            egress=[dict(args.tracking_egress), netpol.egress_to_ports([443, 6443])],
             opts=self.child(),
         )
         self.register_outputs({})

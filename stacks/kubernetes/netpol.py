@@ -13,8 +13,7 @@ __all__ = [
     "allow",
     "dns",
     "egress_to_ports",
-    "from_any_namespace",
-    "from_namespace_pods",
+    "from_namespaces",
     "https_egress",
     "to_namespace",
     "to_pods",
@@ -46,13 +45,14 @@ def to_namespace(namespace: str, port: int) -> Rule:
     return {"to": [{"namespaceSelector": selector}], "ports": _ports([port])}
 
 
-def from_namespace_pods(port: int) -> Rule:
-    """Any pod of the policy's own namespace."""
-    return {"from": [{"podSelector": {}}], "ports": _ports([port])}
-
-
-def from_any_namespace(port: int) -> Rule:
-    return {"from": [{"namespaceSelector": {}}], "ports": _ports([port])}
+def from_namespaces(namespaces: Sequence[str], port: int) -> Rule:
+    """Any pod of the named namespaces (never of every namespace)."""
+    if not namespaces:
+        raise ValueError("an ingress rule needs the namespaces it admits")
+    selector = {
+        "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(namespaces)}]
+    }
+    return {"from": [{"namespaceSelector": selector}], "ports": _ports([port])}
 
 
 def dns() -> Rule:

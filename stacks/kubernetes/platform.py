@@ -3,6 +3,7 @@ on a cluster. Which parts exist follows the blueprint's catalog features."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -13,10 +14,12 @@ from mlops_bp.blueprints.kubernetes import ResourceSettings, TrackingStore
 
 from ..aws import policies
 from ..aws.platform import Foundation, build_foundation
+from ..aws.sagemaker import training_data_uri
 from ..context import StackContext
 from .cluster import ClusterAccess, EksClusterArgs, connect_cluster
 from .identity import WorkloadIdentity, WorkloadIdentityArgs
 from .monitoring import (
+    MONITORING_NAMESPACE,
     ClusterMonitoring,
     ClusterMonitoringArgs,
     DriftRetraining,
@@ -28,20 +31,30 @@ from .namespace import EnvironmentNamespace, EnvironmentNamespaceArgs
 from .pods import Resources
 from .rbac import DeployAccess, DeployAccessArgs
 from .schedule import to_cron
-from .serving import ModelServer, ModelServerArgs, ServingVariant
+from .serving import (
+    CHAMPION_ALIAS,
+    GatewayExposure,
+    ModelServer,
+    ModelServerArgs,
+    ModelSource,
+    ServingVariant,
+)
 from .training import (
+    TRACKING_CLIENT,
     ExperimentTracking,
     ExperimentTrackingArgs,
     Notebook,
     NotebookArgs,
     TrainingJob,
     TrainingJobArgs,
+    to_tracking,
     tracking_uri,
 )
 
 __all__ = ["build_kubernetes", "variant_percents"]
 
 DATA_CAPTURE_PREFIX = "datacapture"
+MODEL_SERVER, TRAINING, DRIFT_CHECK = "model-server", "training", "drift-check"
 
 
 def _resources(settings: ResourceSettings) -> Resources:
@@ -144,16 +157,326 @@ class _Builder:
         )
 
 
-def build_kubernetes(
-    blueprint: Blueprint, env: Environment, ctx: StackContext, opts: pulumi.ResourceOptions
-) -> dict[str, Any]:
-    settings = blueprint.kubernetes
-    b = _Builder(blueprint, env, ctx, opts)
-    features = b.features
+@dataclass
+class _Stack:
+    """One environment's stack while it is declared: the shared pieces (foundation, cluster
+    access, namespace, images, environment variables) and the stack outputs, filled in by one
+    method per capability."""
+
+    b: _Builder
+    foundation: Foundation
+    access: ClusterAccess
+    opts: pulumi.ResourceOptions
+    namespace: pulumi.Output[str]
+    outputs: dict[str, Any]
+    common_env: dict[str, pulumi.Input[str]]
+    ci_identity: Any = None
+    capture_uri: pulumi.Output[str] | None = None
+
+    @property
+    def blueprint(self) -> Blueprint:
+        return self.b.blueprint
+
+    @property
+    def ctx(self) -> StackContext:
+        return self.b.ctx
+
+    @property
+    def settings(self) -> Any:
+        return self.b.settings
+
+    @property
+    def features(self) -> frozenset[str]:
+        return self.b.features
+
+    @property
+    def artifacts(self) -> Any:
+        return self.foundation.artifacts_bucket
+
+    @property
+    def has_tracking(self) -> bool:
+        return "model_registry" in self.features and self.artifacts is not None
+
+    @property
+    def repository(self) -> pulumi.Output[str] | None:
+        return self.foundation.registry.repository_url if self.foundation.registry is not None else None
+
+    @property
+    def tag(self) -> str:
+        """The commit whose images CI pushed, as the deploy pinned it (before: the blueprint's tag)."""
+        return self.ctx.deployment.image_tag or self.blueprint.serving.image_tag
+
+    @property
+    def suspended(self) -> bool:
+        """Schedules wait until a deploy pins images that exist."""
+        return self.ctx.deployment.image_tag is None
+
+    def image(self, prefix: str = "") -> pulumi.Output[str] | None:
+        return pulumi.Output.concat(self.repository, f":{prefix}", self.tag) if self.repository is not None else None
+
+    def identity(self, workload: str, statements: list[dict[str, Any]]) -> WorkloadIdentity:
+        return self.b.identity(self.access, self.opts, self.namespace, workload, statements)
+
+    def resources(self, workload: str) -> Resources:
+        return _resources(getattr(self.settings.resources, workload))
+
+    def notebook(self) -> None:
+        f = self.foundation
+        identity = self.identity(
+            "notebook",
+            [*policies.bucket_read_write([x.arn for x in f.buckets]), *policies.kms_use(f.key.arn)],
+        )
+        notebook = Notebook(
+            self.ctx.name("notebook"),
+            NotebookArgs(
+                namespace=self.namespace,
+                labels=self.b.labels,
+                image=self.settings.images.notebook,
+                service_account=identity.service_account_name,
+                resources=self.resources("notebook"),
+                volume_size_gb=self.blueprint.notebook.volume_size_gb,
+                idle_minutes=self.blueprint.notebook.idle_minutes,
+                storage_class=self.settings.storage_class,
+                uses_tracking=self.has_tracking,
+                env=self.common_env,
+            ),
+            self.opts,
+        )
+        self.outputs["notebook_role_arn"] = identity.role_arn
+        self.outputs["notebook_pvc"] = notebook.home.metadata.name
+
+    def model_server(self) -> ModelServer:
+        blueprint, ctx, artifacts = self.blueprint, self.ctx, self.artifacts
+        capture = "data_capture" in self.features and artifacts is not None
+        statements: list[dict[str, Any]] = []
+        server_env: dict[str, pulumi.Input[str]] = {"MODEL_NAME": blueprint.name}
+        if capture:
+            prefix = f"{DATA_CAPTURE_PREFIX}/{ctx.environment}/"
+            self.capture_uri = pulumi.Output.concat("s3://", artifacts.bucket_name, f"/{prefix}")
+            server_env |= {
+                "AWS_REGION": ctx.region,
+                "AWS_DEFAULT_REGION": ctx.region,
+                "DATA_CAPTURE_S3_URI": self.capture_uri,
+                "DATA_CAPTURE_PERCENT": str(blueprint.serving.data_capture_percent),
+            }
+            statements = [
+                {
+                    "Sid": "WriteCapturedRequests",
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Resource": pulumi.Output.concat(artifacts.arn, f"/{prefix}*"),
+                },
+                *policies.kms_use(self.foundation.key.arn),
+            ]
+        identity = self.identity(MODEL_SERVER, statements)
+        gateway = self.settings.gateway
+        server = ModelServer(
+            ctx.name("model-server"),
+            ModelServerArgs(
+                namespace=self.namespace,
+                labels=self.b.labels,
+                image=self.image(),
+                service_account=identity.service_account_name,
+                resources=self.resources("model_server"),
+                min_replicas=blueprint.serving.min_capacity,
+                max_replicas=blueprint.serving.max_capacity,
+                target_cpu_percent=self.settings.target_cpu_percent,
+                gateway=GatewayExposure(
+                    name=gateway.name,
+                    namespace=gateway.namespace,
+                    domain=gateway.domain,
+                    envoy_gateway=gateway.envoy_gateway,
+                    jwt_issuer=gateway.jwt_issuer,
+                    jwks_uri=gateway.jwks_uri,
+                    jwt_audiences=tuple(gateway.jwt_audiences),
+                ),
+                variants=variant_percents(blueprint) if blueprint.has_challengers else (),
+                kserve=self.settings.serving is KubernetesServing.KSERVE,
+                env=server_env,
+                calls_aws=capture,
+                model_source=(
+                    ModelSource(tracking_uri(self.namespace), blueprint.name, TRACKING_CLIENT, to_tracking())
+                    if self.has_tracking
+                    else None
+                ),
+                prometheus_namespace=MONITORING_NAMESPACE if "model_monitor" in self.features else None,
+            ),
+            self.opts,
+        )
+        self.outputs["model_server_service"] = server.service_name
+        self.outputs["endpoint_url"] = server.endpoint_url
+        return server
+
+    def tracking(self) -> None:
+        settings, artifacts = self.settings, self.artifacts
+        identity = self.identity(
+            "mlflow", [*policies.bucket_read_write([artifacts.arn]), *policies.kms_use(self.foundation.key.arn)]
+        )
+        pvc_store = settings.tracking_store is TrackingStore.PVC
+        tracking = ExperimentTracking(
+            self.ctx.name("tracking"),
+            ExperimentTrackingArgs(
+                namespace=self.namespace,
+                labels=self.b.labels,
+                image=settings.images.tracking,
+                service_account=identity.service_account_name,
+                resources=self.resources("tracking"),
+                artifacts_uri=pulumi.Output.concat("s3://", artifacts.bucket_name, "/mlflow"),
+                region=self.ctx.region,
+                store_size_gb=settings.tracking_storage_gb if pvc_store else None,
+                postgres_secret="" if pvc_store else settings.postgres_secret,
+                storage_class=settings.storage_class,
+            ),
+            self.opts,
+        )
+        self.outputs["tracking_uri"] = tracking.uri
+
+    def training(self) -> TrainingJob:
+        blueprint, f = self.blueprint, self.foundation
+        identity = self.identity(
+            TRAINING,
+            [
+                *_named("Data", policies.bucket_read([f.data_bucket.arn])),
+                *_named("Artifacts", policies.bucket_read_write([self.artifacts.arn])),
+                *policies.kms_use(f.key.arn),
+            ],
+        )
+        training = TrainingJob(
+            self.ctx.name("training"),
+            TrainingJobArgs(
+                namespace=self.namespace,
+                labels=self.b.labels,
+                image=self.image("train-"),
+                service_account=identity.service_account_name,
+                resources=self.resources("training"),
+                schedule=to_cron(blueprint.training.schedule, "training.schedule"),
+                suspend=self.suspended,
+                max_runtime_seconds=blueprint.training.max_runtime_hours * 3600,
+                scratch_gb=blueprint.training.volume_size_gb,
+                env={
+                    **self.common_env,
+                    "TRAINING_DATA_URI": training_data_uri(f),
+                    "MODEL_NAME": blueprint.name,
+                    "METRIC_NAME": blueprint.training.metric_name,
+                    "METRIC_THRESHOLD": str(blueprint.training.metric_threshold),
+                },
+            ),
+            self.opts,
+        )
+        self.outputs["training_cronjob"] = training.cron_job_name
+        return training
+
+    def monitoring(self, server: ModelServer) -> None:
+        blueprint, settings = self.blueprint, self.settings
+        requires: list[pulumi.Resource] = []
+        if self.b.owns_cluster:
+            stack = ClusterMonitoring(
+                self.ctx.name("cluster-monitoring"),
+                ClusterMonitoringArgs(
+                    chart_version=settings.monitoring_chart_version,
+                    retention_days=min(blueprint.monitoring.log_retention_days, 90),
+                    storage_class=settings.storage_class,
+                ),
+                self.opts,
+            )
+            requires.append(stack.release)
+        ModelMonitoring(
+            self.ctx.name("model-monitoring"),
+            ModelMonitoringArgs(
+                namespace=self.namespace,
+                labels=self.b.labels,
+                service_labels=server.metrics_labels,
+                latency_threshold_ms=blueprint.monitoring.latency_threshold_ms,
+                error_5xx_threshold=blueprint.monitoring.error_5xx_threshold,
+                drift_threshold=blueprint.monitoring.drift_threshold,
+                dashboard="dashboard" in self.features,
+                requires=tuple(requires),
+            ),
+            self.opts,
+        )
+
+    def drift_retraining(self, training: TrainingJob, capture_uri: pulumi.Output[str]) -> None:
+        """Reads the captured traffic (S3, its IRSA role), the served version's baseline (MLflow)
+        and creates the retraining Job (Kubernetes API)."""
+        blueprint, artifacts = self.blueprint, self.artifacts
+        prefix = f"{DATA_CAPTURE_PREFIX}/{self.ctx.environment}/"
+        identity = self.identity(
+            DRIFT_CHECK,
+            [
+                {
+                    "Sid": "ReadCapturedRequests",
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": pulumi.Output.concat(artifacts.arn, f"/{prefix}*"),
+                },
+                {
+                    "Sid": "ListCapturedRequests",
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": artifacts.arn,
+                    "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                },
+                *policies.kms_use(self.foundation.key.arn),
+            ],
+        )
+        drift = self.settings.drift
+        DriftRetraining(
+            self.ctx.name("drift-retraining"),
+            DriftRetrainingArgs(
+                namespace=self.namespace,
+                labels=self.b.labels,
+                image=self.image("train-"),
+                service_account=identity.service_account_name,
+                resources=self.resources("drift_check"),
+                schedule=to_cron(blueprint.monitoring.monitor_schedule, "monitoring.monitor_schedule"),
+                drift_threshold=blueprint.monitoring.drift_threshold,
+                training_cron_job=training.cron_job_name,
+                capture_uri=capture_uri,
+                region=self.ctx.region,
+                tracking_uri=tracking_uri(self.namespace),
+                model_name=blueprint.name,
+                model_alias=CHAMPION_ALIAS,
+                tracking_client_labels=TRACKING_CLIENT,
+                tracking_egress=to_tracking(),
+                window_hours=drift.window_hours,
+                min_rows=drift.min_rows,
+                min_requests=drift.min_requests,
+                suspend=self.suspended,
+            ),
+            self.opts,
+        )
+
+    def deploy_access(self, repository: pulumi.Output[str]) -> None:
+        group = f"mlops-bp:{self.ctx.prefix}:deploy"
+        DeployAccess(
+            self.ctx.name("deploy-access"),
+            DeployAccessArgs(
+                namespace=self.namespace,
+                labels=self.b.labels,
+                group=group,
+                ci_role_arn=self.ci_identity.role_arn,
+                repository_url=repository,
+                service_accounts={
+                    "Deployment": [MODEL_SERVER],
+                    "InferenceService": [MODEL_SERVER],
+                    "Job": [TRAINING],
+                    "CronJob": [TRAINING, DRIFT_CHECK],
+                },
+                api_clients=[DRIFT_CHECK],
+                route_backend_prefix=MODEL_SERVER,
+                eks_cluster_name=self.b.cluster_name if self.settings.cluster.create else None,
+            ),
+            self.opts,
+        )
+        self.outputs["deploy_group"] = group
+
+
+def _environment_stack(b: _Builder, opts: pulumi.ResourceOptions) -> _Stack:
+    """The foundation (AWS), the cluster, the namespace and the CI identity."""
+    blueprint, ctx, settings = b.blueprint, b.ctx, b.settings
     foundation = build_foundation(blueprint, ctx, opts)
     access = b.cluster(foundation)
     k8s_opts = pulumi.ResourceOptions(providers={**(opts.providers or {}), "kubernetes": access.provider})  # type: ignore[dict-item]
-    resources = settings.resources
     ns = EnvironmentNamespace(
         ctx.name("namespace"),
         EnvironmentNamespaceArgs(
@@ -163,233 +486,58 @@ def build_kubernetes(
             quota_memory=settings.quota.memory,
             quota_storage=settings.quota.storage,
             quota_pods=settings.quota.pods,
-            container_default=_resources(resources.drift_check),
+            container_default=_resources(settings.resources.drift_check),
         ),
         k8s_opts,
     )
     namespace = ns.namespace.metadata.name
-    key_arn = foundation.key.arn
-    data_arn = foundation.data_bucket.arn
     artifacts = foundation.artifacts_bucket
     outputs: dict[str, Any] = {
-        "kms_key_arn": key_arn,
+        "kms_key_arn": foundation.key.arn,
         "data_bucket": foundation.data_bucket.bucket_name,
         "cluster_name": b.cluster_name,
         "namespace": namespace,
         "oidc_provider_arn": access.oidc_provider_arn,
     }
-    if artifacts is not None:
-        outputs["artifacts_bucket"] = artifacts.bucket_name
-    if foundation.registry is not None:
-        outputs["repository_url"] = foundation.registry.repository_url
-    ci_identity = foundation.attach_ci_identity(blueprint, env, b.ci_statements())
-    if ci_identity is not None:
-        outputs["ci_role_arn"] = ci_identity.role_arn
-        if ci_identity.preview_role_arn is not None:
-            outputs["ci_preview_role_arn"] = ci_identity.preview_role_arn
-    has_tracking = "model_registry" in features and artifacts is not None
-    common_env = {
+    common_env: dict[str, pulumi.Input[str]] = {
         "AWS_REGION": ctx.region,
         "AWS_DEFAULT_REGION": ctx.region,
         "DATA_BUCKET": foundation.data_bucket.bucket_name,
     }
     if artifacts is not None:
+        outputs["artifacts_bucket"] = artifacts.bucket_name
         common_env["ARTIFACTS_BUCKET"] = artifacts.bucket_name
-    if has_tracking:
+    if foundation.registry is not None:
+        outputs["repository_url"] = foundation.registry.repository_url
+    stack = _Stack(b, foundation, access, k8s_opts, namespace, outputs, common_env)
+    if stack.has_tracking:
         common_env["MLFLOW_TRACKING_URI"] = tracking_uri(namespace)
+    stack.ci_identity = foundation.attach_ci_identity(blueprint, b.env, b.ci_statements())
+    if stack.ci_identity is not None:
+        outputs["ci_role_arn"] = stack.ci_identity.role_arn
+        if stack.ci_identity.preview_role_arn is not None:
+            outputs["ci_preview_role_arn"] = stack.ci_identity.preview_role_arn
+    return stack
 
+
+def build_kubernetes(
+    blueprint: Blueprint, env: Environment, ctx: StackContext, opts: pulumi.ResourceOptions
+) -> dict[str, Any]:
+    """Every capability the blueprint's features switch on, each declared by its own method."""
+    stack = _environment_stack(_Builder(blueprint, env, ctx, opts), opts)
+    features, repository = stack.features, stack.repository
     if "notebook" in features:
-        identity = b.identity(
-            access,
-            k8s_opts,
-            namespace,
-            "notebook",
-            [*policies.bucket_read_write([x.arn for x in foundation.buckets]), *policies.kms_use(key_arn)],
-        )
-        notebook = Notebook(
-            ctx.name("notebook"),
-            NotebookArgs(
-                namespace=namespace,
-                labels=b.labels,
-                image=settings.images.notebook,
-                service_account=identity.service_account_name,
-                resources=_resources(resources.notebook),
-                volume_size_gb=blueprint.notebook.volume_size_gb,
-                idle_minutes=blueprint.notebook.idle_minutes,
-                storage_class=settings.storage_class,
-                uses_tracking=has_tracking,
-                env=common_env,
-            ),
-            k8s_opts,
-        )
-        outputs["notebook_role_arn"] = identity.role_arn
-        outputs["notebook_pvc"] = notebook.home.metadata.name
-
-    server: ModelServer | None = None
-    if "endpoint" in features and foundation.registry is not None:
-        image = pulumi.Output.concat(foundation.registry.repository_url, ":", blueprint.serving.image_tag)
-        capture = "data_capture" in features and artifacts is not None
-        statements: list[dict[str, Any]] = []
-        server_env: dict[str, pulumi.Input[str]] = {"MODEL_NAME": blueprint.name}
-        if capture:
-            capture_uri = pulumi.Output.concat("s3://", artifacts.bucket_name, f"/{DATA_CAPTURE_PREFIX}/{env.name}/")
-            server_env |= {
-                "AWS_REGION": ctx.region,
-                "DATA_CAPTURE_S3_URI": capture_uri,
-                "DATA_CAPTURE_PERCENT": str(blueprint.serving.data_capture_percent),
-            }
-            statements = [
-                {
-                    "Sid": "WriteCapturedRequests",
-                    "Effect": "Allow",
-                    "Action": "s3:PutObject",
-                    "Resource": pulumi.Output.concat(artifacts.arn, f"/{DATA_CAPTURE_PREFIX}/{env.name}/*"),
-                },
-                *policies.kms_use(key_arn),
-            ]
-        identity = b.identity(access, k8s_opts, namespace, "model-server", statements)
-        server = ModelServer(
-            ctx.name("model-server"),
-            ModelServerArgs(
-                namespace=namespace,
-                labels=b.labels,
-                image=image,
-                service_account=identity.service_account_name,
-                resources=_resources(resources.model_server),
-                min_replicas=blueprint.serving.min_capacity,
-                max_replicas=blueprint.serving.max_capacity,
-                target_cpu_percent=settings.target_cpu_percent,
-                variants=variant_percents(blueprint) if blueprint.has_challengers else (),
-                kserve=settings.serving is KubernetesServing.KSERVE,
-                gateway_name=settings.gateway.name,
-                gateway_namespace=settings.gateway.namespace,
-                env=server_env,
-                calls_aws=capture,
-            ),
-            k8s_opts,
-        )
-        outputs["model_server_service"] = server.service_name
-
-    if has_tracking:
-        identity = b.identity(
-            access,
-            k8s_opts,
-            namespace,
-            "mlflow",
-            [*policies.bucket_read_write([artifacts.arn]), *policies.kms_use(key_arn)],
-        )
-        pvc_store = settings.tracking_store is TrackingStore.PVC
-        tracking = ExperimentTracking(
-            ctx.name("tracking"),
-            ExperimentTrackingArgs(
-                namespace=namespace,
-                labels=b.labels,
-                image=settings.images.tracking,
-                service_account=identity.service_account_name,
-                resources=_resources(resources.tracking),
-                artifacts_uri=pulumi.Output.concat("s3://", artifacts.bucket_name, "/mlflow"),
-                region=ctx.region,
-                store_size_gb=settings.tracking_storage_gb if pvc_store else None,
-                postgres_secret="" if pvc_store else settings.postgres_secret,
-                storage_class=settings.storage_class,
-            ),
-            k8s_opts,
-        )
-        outputs["tracking_uri"] = tracking.uri
-
-    training: TrainingJob | None = None
-    if "training_pipeline" in features and foundation.registry is not None and artifacts is not None:
-        identity = b.identity(
-            access,
-            k8s_opts,
-            namespace,
-            "training",
-            [
-                *_named("Data", policies.bucket_read([data_arn])),
-                *_named("Artifacts", policies.bucket_read_write([artifacts.arn])),
-                *policies.kms_use(key_arn),
-            ],
-        )
-        training = TrainingJob(
-            ctx.name("training"),
-            TrainingJobArgs(
-                namespace=namespace,
-                labels=b.labels,
-                image=pulumi.Output.concat(foundation.registry.repository_url, ":", blueprint.serving.image_tag),
-                service_account=identity.service_account_name,
-                resources=_resources(resources.training),
-                schedule=to_cron(blueprint.training.schedule, "training.schedule"),
-                max_runtime_seconds=blueprint.training.max_runtime_hours * 3600,
-                scratch_gb=blueprint.training.volume_size_gb,
-                env={
-                    **common_env,
-                    "MODEL_NAME": blueprint.name,
-                    "METRIC_NAME": blueprint.training.metric_name,
-                    "METRIC_THRESHOLD": str(blueprint.training.metric_threshold),
-                },
-            ),
-            k8s_opts,
-        )
-        outputs["training_cronjob"] = training.cron_job_name
-
+        stack.notebook()
+    server = stack.model_server() if "endpoint" in features and repository is not None else None
+    if stack.has_tracking:
+        stack.tracking()
+    training = None
+    if "training_pipeline" in features and repository is not None and stack.artifacts is not None:
+        training = stack.training()
     if "model_monitor" in features and server is not None:
-        requires: list[pulumi.Resource] = []
-        if b.owns_cluster:
-            stack = ClusterMonitoring(
-                ctx.name("cluster-monitoring"),
-                ClusterMonitoringArgs(
-                    chart_version=settings.monitoring_chart_version,
-                    retention_days=min(blueprint.monitoring.log_retention_days, 90),
-                    storage_class=settings.storage_class,
-                ),
-                k8s_opts,
-            )
-            requires.append(stack.release)
-        ModelMonitoring(
-            ctx.name("model-monitoring"),
-            ModelMonitoringArgs(
-                namespace=namespace,
-                labels=b.labels,
-                service_labels=server.metrics_labels,
-                latency_threshold_ms=blueprint.monitoring.latency_threshold_ms,
-                error_5xx_threshold=blueprint.monitoring.error_5xx_threshold,
-                drift_threshold=blueprint.monitoring.drift_threshold,
-                dashboard="dashboard" in features,
-                requires=tuple(requires),
-            ),
-            k8s_opts,
-        )
-
-    if "drift_retraining" in features and training is not None:
-        # The drift check talks to Prometheus and the Kubernetes API only: no IAM role.
-        identity = b.identity(access, k8s_opts, namespace, "drift-check", [])
-        DriftRetraining(
-            ctx.name("drift-retraining"),
-            DriftRetrainingArgs(
-                namespace=namespace,
-                labels=b.labels,
-                image=settings.images.drift_check,
-                service_account=identity.service_account_name,
-                resources=_resources(resources.drift_check),
-                schedule=to_cron(blueprint.monitoring.monitor_schedule, "monitoring.monitor_schedule"),
-                drift_threshold=blueprint.monitoring.drift_threshold,
-                training_cron_job=training.cron_job_name,
-            ),
-            k8s_opts,
-        )
-
-    if "deploy_on_approval" in features and ci_identity is not None:
-        group = f"mlops-bp:{ctx.prefix}:deploy"
-        DeployAccess(
-            ctx.name("deploy-access"),
-            DeployAccessArgs(
-                namespace=namespace,
-                labels=b.labels,
-                group=group,
-                ci_role_arn=ci_identity.role_arn,
-                eks_cluster_name=b.cluster_name if settings.cluster.create else None,
-            ),
-            k8s_opts,
-        )
-        outputs["deploy_group"] = group
-    return outputs
+        stack.monitoring(server)
+    if "drift_retraining" in features and training is not None and stack.capture_uri is not None:
+        stack.drift_retraining(training, stack.capture_uri)
+    if "deploy_on_approval" in features and stack.ci_identity is not None and repository is not None:
+        stack.deploy_access(repository)
+    return stack.outputs

@@ -129,8 +129,10 @@ def pod_spec(
     uses_kubernetes_api: bool = False,
     volumes: Sequence[Manifest] = (),
     restart_policy: str | None = None,
+    init_containers: Sequence[Manifest] = (),
 ) -> Manifest:
-    """A pod spec with the security baseline and an emptyDir for /tmp."""
+    """A pod spec with the security baseline and an emptyDir for /tmp; `init_containers` run
+    to completion, in order, before the containers start."""
     spec: Manifest = {
         "serviceAccountName": service_account,
         "automountServiceAccountToken": uses_kubernetes_api,
@@ -144,6 +146,8 @@ def pod_spec(
         "containers": list(containers),
         "volumes": [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": "1Gi"}}, *volumes],
     }
+    if init_containers:
+        spec["initContainers"] = list(init_containers)
     if restart_policy:
         spec["restartPolicy"] = restart_policy
     return spec

@@ -14,6 +14,7 @@ from . import netpol
 from .pods import Resources, container, http_probes, pod_spec, pod_template
 
 __all__ = [
+    "TRACKING_CLIENT",
     "TRACKING_PORT",
     "ExperimentTracking",
     "ExperimentTrackingArgs",
@@ -21,6 +22,7 @@ __all__ = [
     "NotebookArgs",
     "TrainingJob",
     "TrainingJobArgs",
+    "to_tracking",
     "tracking_uri",
 ]
 
@@ -28,13 +30,15 @@ NOTEBOOK_PORT = 8888
 TRACKING_PORT = 5000
 TRACKING = "mlflow"
 TRACKING_CLIENT = {"mlops-bp/tracking-client": "true"}
+SCRATCH_DIR = "/scratch"
 
 
 def tracking_uri(namespace: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.concat(f"http://{TRACKING}.", namespace, f".svc.cluster.local:{TRACKING_PORT}")
 
 
-def _to_tracking() -> dict:
+def to_tracking() -> dict:
+    """Egress to the MLflow server (its ingress admits pods labelled TRACKING_CLIENT)."""
     return netpol.to_pods({"app.kubernetes.io/name": TRACKING}, TRACKING_PORT)
 
 
@@ -152,7 +156,7 @@ class Notebook(CapabilityComponent):
             name="allow-notebook",
             namespace=args.namespace,
             pod_labels=labels,
-            egress=[netpol.https_egress(), *([_to_tracking()] if args.uses_tracking else [])],
+            egress=[netpol.https_egress(), *([to_tracking()] if args.uses_tracking else [])],
             opts=self.child(),
         )
         self.register_outputs({"home": self.home.metadata.name})
@@ -281,11 +285,16 @@ class TrainingJobArgs:
     max_runtime_seconds: int
     scratch_gb: int
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Until a deploy pins the images CI pushed, the schedule waits (its image does not exist yet).
+    suspend: bool = False
 
 
 class TrainingJob(CapabilityComponent):
     """Training as a Job template (the CronJob's jobTemplate, run on its schedule and, for
-    retraining, created from it with `kubectl create job --from=cronjob/training`)."""
+    retraining, created from it with `kubectl create job --from=cronjob/training`). The training
+    image's entry point with the argument `train` reads the dataset from S3, logs the run to
+    MLflow and registers a version that passed the quality gate; `env` says where each is.
+    Its scratch volume is its temporary directory (TMPDIR)."""
 
     TYPE = "mlopsbp:k8s:TrainingJob"
     CAPABILITY = "training"
@@ -302,8 +311,8 @@ class TrainingJob(CapabilityComponent):
             args.image,
             args.resources,
             args=["train"],
-            env=args.env,
-            mounts=[{"name": "scratch", "mountPath": "/opt/ml"}],
+            env={**args.env, "TMPDIR": SCRATCH_DIR},
+            mounts=[{"name": "scratch", "mountPath": SCRATCH_DIR}],
         )
         spec = pod_spec(
             service_account=args.service_account,
@@ -317,6 +326,7 @@ class TrainingJob(CapabilityComponent):
             metadata={"name": self.cron_job_name, "namespace": args.namespace, "labels": labels},
             spec={
                 "schedule": args.schedule,
+                "suspend": args.suspend,
                 "timeZone": "Etc/UTC",
                 "concurrencyPolicy": "Forbid",
                 "startingDeadlineSeconds": 3600,
@@ -339,7 +349,7 @@ class TrainingJob(CapabilityComponent):
             name="allow-training",
             namespace=args.namespace,
             pod_labels=labels,
-            egress=[netpol.https_egress(), _to_tracking()],
+            egress=[netpol.https_egress(), to_tracking()],
             opts=self.child(),
         )
         self.register_outputs({"cron_job_name": self.cron_job_name})

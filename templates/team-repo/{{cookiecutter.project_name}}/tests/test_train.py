@@ -155,9 +155,25 @@ def test_entry_point_fails_with_one_line_on_bad_data(tmp_path, capsys) -> None:
 {%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 %}
 
 
-def test_the_jobs_train_argument_changes_nothing(tmp_path) -> None:
-    assert train_module.main(["train", "--model-dir", str(tmp_path / "model")]) == 0
-    assert (tmp_path / "model" / "model.skops").is_file()
+def test_the_training_job_takes_its_settings_from_the_environment_only(tmp_path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        train_module.main(["train", "--model-dir", str(tmp_path / "model")])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        train_module.main(["approve"])  # which version?
+
+
+def test_the_training_job_needs_a_tracking_server(monkeypatch, capsys) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert train_module.main(["train"]) == 1
+    assert capsys.readouterr().err.startswith("train: MLFLOW_TRACKING_URI must be an http(s) URL")
+
+
+def test_an_approval_that_cannot_reach_mlflow_is_one_line(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    assert train_module.main(["approve", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("approve: GET http://127.0.0.1:9/") and "Traceback" not in err
 {%- endif %}
 
 

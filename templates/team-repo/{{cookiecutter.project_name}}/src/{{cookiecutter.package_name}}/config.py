@@ -16,6 +16,11 @@ MODEL_DIGEST_VARIABLE = "MLOPS_BP_MODEL_SHA256"
 # Requests above these sizes are refused with 413 (MAX_REQUEST_BYTES, MAX_REQUEST_ROWS).
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 DEFAULT_MAX_REQUEST_ROWS = 1000
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 %}
+# The MLflow registered model (MODEL_NAME, set by the stack) and the alias an approval sets.
+DEFAULT_MODEL_NAME = "{{ cookiecutter.project_name }}"
+CHAMPION_ALIAS = "champion"
+{%- endif %}
 {%- if cookiecutter.level|int >= 4 %}
 # monitoring.drift_threshold: the share of features whose live mean left the training baseline.
 DRIFT_THRESHOLD = {{ cookiecutter.drift_threshold }}
@@ -31,6 +36,15 @@ def expected_model_sha256() -> str | None:
     """The sha256 the model file must have: MLOPS_BP_MODEL_SHA256, which the stack sets on a
     SageMaker model from its package's registration; None (no check) when unset."""
     return os.environ.get(MODEL_DIGEST_VARIABLE) or None
+
+
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 %}
+
+
+def registered_model_name(environ: dict[str, str]) -> str:
+    """The registered model of the environment's MLflow: MODEL_NAME, else the project name."""
+    return environ.get("MODEL_NAME") or DEFAULT_MODEL_NAME
+{%- endif %}
 
 
 def max_request_bytes() -> int:

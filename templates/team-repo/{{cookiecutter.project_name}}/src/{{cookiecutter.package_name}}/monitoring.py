@@ -5,7 +5,9 @@ and a drift share, the fraction of features whose live mean has left the trainin
 On SageMaker each request also logs a CloudWatch embedded-metric (EMF) line, which CloudWatch
 turns into metrics without an agent; Model Monitor works on the endpoint's captured data.
 {%- else %}
-On Kubernetes Prometheus scrapes `GET /metrics`; the PrometheusRule alerts on the drift share.
+On Kubernetes Prometheus scrapes `GET /metrics`; the PrometheusRule alerts on the drift share
+of each serving process. Retraining is decided on captured traffic instead (DataCapture below;
+the stack's drift check reads a whole window of it against the served version's baseline).
 {%- endif %}
 """
 
@@ -14,8 +16,21 @@ from __future__ import annotations
 import json
 import os
 import time
+{%- else %}
+import atexit
+import json
+import os
+import random
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 {%- endif %}
+{%- if cookiecutter.platform == "kubernetes" %}
+from threading import Event, Lock, Thread
+{%- else %}
 from threading import Lock
+{%- endif %}
 from typing import Any
 
 import numpy as np
@@ -148,4 +163,111 @@ class ModelMonitor:
             "LatencyMs": round(latency_s * 1000, 3),
             "DriftShare": self.drift_share(),
         }
+{%- endif %}
+{%- if cookiecutter.platform == "kubernetes" %}
+
+
+class DataCapture:
+    """A sample of the answered requests (features) and their responses, written to S3 as JSON
+    lines in batches by a background thread: the request thread only appends to a bounded
+    buffer, and when the buffer is full new records are dropped (and counted), never waited for.
+
+    Objects go to `<DATA_CAPTURE_S3_URI><yyyy>/<mm>/<dd>/<hh>/<time>-<id>.jsonl` (UTC), one
+    record per request: time, request id, the served model version, features, predictions and
+    probabilities. The drift check reads these hourly folders."""
+
+    def __init__(
+        self,
+        uri: str,
+        percent: float,
+        model_version: str,
+        *,
+        flush_seconds: float = 60.0,
+        max_buffered_rows: int = 50_000,
+        client: Any = None,
+    ) -> None:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        if not uri.startswith("s3://") or not bucket:
+            raise ValueError(f"DATA_CAPTURE_S3_URI must be s3://bucket/prefix/, got {uri!r}")
+        self.bucket, self.prefix = bucket, prefix
+        self.share = percent / 100
+        self.model_version = model_version
+        self.flush_seconds = flush_seconds
+        self.max_buffered_rows = max_buffered_rows
+        self.dropped = 0
+        self._client = client
+        self._records: list[dict[str, Any]] = []
+        self._rows = 0
+        self._lock = Lock()
+        self._stop = Event()
+        self._thread = Thread(target=self._run, name="data-capture", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    @classmethod
+    def from_environment(cls, model_dir: Path) -> DataCapture | None:
+        """Capture as the stack configures it (DATA_CAPTURE_S3_URI, DATA_CAPTURE_PERCENT), or
+        None without a destination."""
+        uri = os.environ.get("DATA_CAPTURE_S3_URI")
+        if not uri:
+            return None
+        registration = Path(model_dir) / "registration.json"
+        version = "unknown"
+        if registration.is_file():
+            version = str(json.loads(registration.read_text(encoding="utf-8"))["version"])
+        percent = float(os.environ.get("DATA_CAPTURE_PERCENT") or 100)
+        flush = float(os.environ.get("DATA_CAPTURE_FLUSH_SECONDS") or 60)
+        return cls(uri, percent, version, flush_seconds=flush)
+
+    def offer(self, features: np.ndarray, predictions: list[int], scores: list[float]) -> None:
+        """Keep one request (a sampled share of them) for the next batch; never blocks on S3."""
+        if self.share < 1 and random.random() >= self.share:
+            return
+        with self._lock:
+            if self._rows + len(features) > self.max_buffered_rows:
+                self.dropped += 1
+                return
+            self._rows += len(features)
+            self._records.append(
+                {
+                    "time": datetime.now(UTC).isoformat(),
+                    "request_id": uuid.uuid4().hex,
+                    "model_version": self.model_version,
+                    "features": features.tolist(),
+                    "predictions": predictions,
+                    "probabilities": scores,
+                }
+            )
+
+    def flush(self) -> int:
+        """Write what is buffered as one object; returns how many records it held."""
+        with self._lock:
+            records, self._records, self._rows = self._records, [], 0
+        if not records:
+            return 0
+        now = datetime.now(UTC)
+        key = f"{self.prefix}{now:%Y/%m/%d/%H}/{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.jsonl"
+        body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        try:
+            self._s3().put_object(Bucket=self.bucket, Key=key, Body=body.encode("utf-8"))
+        except Exception as exc:  # a lost batch must not stop serving; the log says why
+            print(f"data capture: {len(records)} records lost: {exc}", file=sys.stderr, flush=True)
+            return 0
+        return len(records)
+
+    def close(self) -> None:
+        """Stop the thread and write what is left (at exit)."""
+        self._stop.set()
+        self.flush()
+
+    def _s3(self) -> Any:
+        if self._client is None:
+            import boto3  # the serving image has it on Kubernetes; local serving captures nothing
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            self.flush()
 {%- endif %}

@@ -8,6 +8,17 @@ never loaded: the app logs why once and `/ping` stays 503, so it never takes tra
 {%- if cookiecutter.level|int >= 4 %}
 It also emits the metrics drift monitoring needs (see monitoring.py).
 {%- endif %}
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 %}
+
+On Kubernetes the model comes from the environment's MLflow registry: the model server's init
+container runs `{{ cookiecutter.project_name }}-serve load`, which downloads the version the alias
+MODEL_ALIAS (`champion`, an approval sets it) names into MODEL_DIR, checking its sha256 against
+the one recorded at registration; the server then starts on it, Ready once it has loaded it.
+{%- endif %}
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 4 %}
+With DATA_CAPTURE_S3_URI set, a DATA_CAPTURE_PERCENT sample of the answered requests and their
+responses goes to S3 in batches, off the request path (monitoring.DataCapture).
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -28,15 +39,35 @@ import numpy as np
 from flask import Flask, Response, jsonify, request
 
 from .config import (
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 %}
+    CHAMPION_ALIAS,
+{%- endif %}
     SERVING_PORT,
     expected_model_sha256,
     max_request_bytes,
     max_request_rows,
     model_dir,
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 %}
+    registered_model_name,
+{%- endif %}
 )
 from .features import FeatureError, to_matrix
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 %}
+from .model_io import (
+    REGISTRATION_FILE,
+    LoadedModel,
+    MlflowRegistry,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    RegistryError,
+    load_model,
+)
+{%- else %}
 from .model_io import LoadedModel, ModelIntegrityError, ModelNotFoundError, load_model
-{%- if cookiecutter.level|int >= 4 %}
+{%- endif %}
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 4 %}
+from .monitoring import DataCapture, ModelMonitor
+{%- elif cookiecutter.level|int >= 4 %}
 from .monitoring import ModelMonitor
 {%- endif %}
 
@@ -160,6 +191,10 @@ def create_app(directory: Path | None = None) -> Flask:
             monitors["monitor"] = ModelMonitor.from_metadata(loaded.metadata)
         return monitors["monitor"]
 {%- endif %}
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 4 %}
+
+    capture = DataCapture.from_environment(holder.directory)
+{%- endif %}
 
     @app.get("/ping")
     def ping() -> tuple[Response, int]:
@@ -190,6 +225,10 @@ def create_app(directory: Path | None = None) -> Flask:
             monitor_of(loaded).record_error()  # a model failure counts as an error, then 500
             raise
         monitor_of(loaded).observe(features, scores, time.perf_counter() - started)
+{%- if cookiecutter.platform == "kubernetes" %}
+        if capture is not None:
+            capture.offer(features, labels, scores)
+{%- endif %}
 {%- else %}
         labels = [int(v) for v in loaded.model.predict(features)]
         scores = [float(v) for v in loaded.model.predict_proba(features)[:, 1]]
@@ -211,15 +250,46 @@ def create_app(directory: Path | None = None) -> Flask:
 {%- endif %}
 
     return app
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 %}
+
+
+def load_approved(environ: dict[str, str]) -> int:
+    """The init container: the version MODEL_ALIAS names, digest-checked, into MODEL_DIR."""
+    name = registered_model_name(environ)
+    alias = environ.get("MODEL_ALIAS") or CHAMPION_ALIAS
+    target = model_dir()
+    try:
+        registry = MlflowRegistry(environ.get("MLFLOW_TRACKING_URI", ""))
+        version = registry.by_alias(name, alias)
+        digest = registry.download(version, target)
+        registration = {"name": name, "version": version.version, "alias": alias, "sha256": digest}
+        (target / REGISTRATION_FILE).write_text(json.dumps(registration), encoding="utf-8")
+    except (RegistryError, ModelIntegrityError, OSError) as exc:
+        print(f"load: {exc}", file=sys.stderr, flush=True)
+        return 1
+    print(f"loaded {name} version {version.version} ({alias}), sha256 {digest[:12]}...", flush=True)
+    return 0
+{%- endif %}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Serve with gunicorn on port 8080, or SAGEMAKER_BIND_TO_PORT when SageMaker sets it
-    (multi-container endpoints). SageMaker passes the argument `serve`."""
+    (multi-container endpoints). SageMaker passes the argument `serve`.
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 %}
+    `load` is the model server's init container (load_approved).
+{%- endif %}"""
     args = sys.argv[1:] if argv is None else argv
+{%- if cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 %}
+    if args == ["load"]:
+        return load_approved(dict(os.environ))
+    if args not in ([], ["serve"]):
+        print("usage: {{ cookiecutter.project_name }}-serve [serve|load]", file=sys.stderr)
+        return 2
+{%- else %}
     if args not in ([], ["serve"]):
         print("usage: {{ cookiecutter.project_name }}-serve [serve]", file=sys.stderr)
         return 2
+{%- endif %}
     # One process keeps the model (and its metrics) once; threads serve requests in parallel.
     command = [
         "gunicorn",

@@ -1,4 +1,5 @@
 {%- set container_mode = cookiecutter.platform == "sagemaker" and cookiecutter.level|int >= 2 -%}
+{%- set registry_mode = cookiecutter.platform == "kubernetes" and cookiecutter.level|int >= 2 -%}
 """Training: fit the classifier and save it with the metadata serving needs.
 
 `python -m {{ cookiecutter.package_name }}.train [--data CSV] [--model-dir DIR]`
@@ -12,19 +13,35 @@ image (the pipeline's Train step). It follows SageMaker's training-job contract 
 it fits on every row of the `train` channel with the job's hyperparameters and writes the model
 to the model folder, or the reason of a failure to the failure file. The Preprocess step made
 the split; the pipeline's Evaluate and CheckMetric steps are the quality gate.
-{%- elif cookiecutter.level|int >= 2 %}
+{%- elif registry_mode %}
 
-The training Job starts the training image with the argument `train`, which changes nothing.
+`{{ cookiecutter.project_name }}-train train` is how the training Job starts the training image
+(its environment comes from the stack): it fits on the dataset at TRAINING_DATA_URI (the data
+bucket's datasets/train.csv, where `dvc push` puts it), evaluates the held-out part, logs the run
+to MLflow (MLFLOW_TRACKING_URI) and registers a version of MODEL_NAME only if it passes the
+quality gate, with the sha256 of its model file and its metrics as tags. A version serves only
+once approved: `{{ cookiecutter.project_name }}-train approve VERSION` checks the version's recorded
+metrics against the same gate and points the alias `champion` at it; the next deploy rolls the
+model server onto it.
 {%- endif %}
 """
 
 from __future__ import annotations
 
 import argparse
+{%- if registry_mode %}
+import json
+{%- endif %}
 {%- if container_mode %}
 import math
 {%- endif %}
+{%- if registry_mode %}
+import os
+{%- endif %}
 import sys
+{%- if registry_mode %}
+import tempfile
+{%- endif %}
 {%- if container_mode %}
 from collections.abc import Callable
 {%- endif %}
@@ -36,8 +53,18 @@ from typing import Any
 
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-
+{% if registry_mode %}
+from .config import (
+    CHAMPION_ALIAS,
+    METRIC_NAME,
+    METRIC_THRESHOLD,
+    model_dir,
+    registered_model_name,
+)
+from .container import one_line
+{%- else %}
 from .config import METRIC_NAME, METRIC_THRESHOLD, model_dir
+{%- endif %}
 {%- if container_mode %}
 from .container import TrainingContainer
 from .data import Dataset, load_csv, load_csv_dir, load_dataset, split
@@ -46,7 +73,19 @@ from .data import Dataset, load_csv, load_dataset, split
 {%- endif %}
 from .evaluate import QualityGateError, check_threshold, evaluate
 from .features import baseline, build_preprocessor
+{%- if registry_mode %}
+from .model_io import (
+    METRICS_TAG,
+    MODEL_FILE,
+    SHA256_TAG,
+    MlflowRegistry,
+    RegistryError,
+    file_sha256,
+    save_model,
+)
+{%- else %}
 from .model_io import save_model
+{%- endif %}
 
 {%- if container_mode %}
 
@@ -158,6 +197,93 @@ def train_in_container(container: TrainingContainer) -> int:
     print(f"trained on {len(dataset.target)} rows; model saved to {container.model_dir}")
     return 0
 {%- endif %}
+{%- if registry_mode %}
+
+
+def _failed(step: str, exc: Exception) -> int:
+    """Bad input, an MLflow refusal or a failed gate: one line on stderr, exit code 1."""
+    print(f"{step}: {one_line(exc)}", file=sys.stderr)
+    return 1
+
+
+def download_dataset(uri: str, directory: Path) -> Path:
+    """The object at an s3:// URI, downloaded into `directory` with the Job's IRSA role."""
+    import boto3  # only the training Job needs S3; imported here so local runs do without it
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise ValueError(f"TRAINING_DATA_URI must be s3://bucket/key, got {uri!r}")
+    target = Path(directory) / Path(key).name
+    try:
+        boto3.client("s3").download_file(bucket, key, str(target))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            raise ValueError(
+                f"{uri} does not exist: version the dataset with DVC and push it "
+                "(make data, dvc add datasets/train.csv, dvc push)"
+            ) from None
+        raise ValueError(f"{uri}: {exc}") from None
+    except BotoCoreError as exc:
+        raise ValueError(f"{uri}: {exc}") from None
+    return target
+
+
+def train_in_job(environ: dict[str, str]) -> int:
+    """The training Job: train, log the run to MLflow, register a version if it passes the gate."""
+    name = registered_model_name(environ)
+    try:
+        registry = MlflowRegistry(environ.get("MLFLOW_TRACKING_URI", ""))
+        with tempfile.TemporaryDirectory() as scratch:
+            data = download_dataset(environ.get("TRAINING_DATA_URI", ""), Path(scratch))
+            result = train(load_csv(data))
+            for metric, value in sorted(result.metrics.items()):
+                print(f"{metric}={value:.4f}")
+            model = Path(scratch) / "model"
+            save_model(result.model, result.metadata, model)
+            hyperparameters = result.metadata["hyperparameters"]
+            run_id, source = registry.log_run(name, hyperparameters, result.metrics, model)
+            try:
+                check_threshold(result.metrics)
+            except QualityGateError as exc:
+                print(f"quality gate failed: {exc}; run {run_id} not registered", file=sys.stderr)
+                return 1
+            tags = {
+                SHA256_TAG: file_sha256(model / MODEL_FILE),
+                METRICS_TAG: json.dumps(result.metrics, sort_keys=True),
+            }
+            version = registry.register(name, source, run_id, tags)
+    except (ValueError, OSError, RegistryError) as exc:
+        return _failed("train", exc)
+    print(
+        f"registered {name} version {version.version} (run {run_id}); approve it with "
+        f"`{{ cookiecutter.project_name }}-train approve {version.version}`"
+    )
+    return 0
+
+
+def approve(version: str, alias: str, environ: dict[str, str]) -> int:
+    """Point `alias` at a registered version whose recorded metrics pass the quality gate."""
+    name = registered_model_name(environ)
+    try:
+        registry = MlflowRegistry(environ.get("MLFLOW_TRACKING_URI", ""))
+        found = registry.version(name, version)
+        try:
+            metrics = json.loads(found.tags[METRICS_TAG])
+        except (KeyError, ValueError):
+            raise ValueError(
+                f"{name} version {version} has no recorded {METRICS_TAG}: "
+                "register models with the training Job"
+            ) from None
+        check_threshold(metrics)
+        if len(found.tags.get(SHA256_TAG, "")) != 64:
+            raise ValueError(f"{name} version {version} has no recorded {SHA256_TAG}")
+        registry.set_alias(name, alias, found.version)
+    except (ValueError, RegistryError, QualityGateError) as exc:
+        return _failed("approve", exc)
+    print(f"{name} version {version} is now {alias!r}; deploy to roll the model server onto it")
+    return 0
+{%- endif %}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,9 +295,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "command", nargs="?", choices=["train"], help="run as a SageMaker training job"
     )
-{%- elif cookiecutter.level|int >= 2 %}
+{%- elif registry_mode %}
     parser.add_argument(
-        "command", nargs="?", choices=["train"], help="the training Job's argument; no effect"
+        "command",
+        nargs="?",
+        choices=["train", "approve"],
+        help="train: the training Job (MLflow); approve VERSION: the approval",
+    )
+    parser.add_argument("version", nargs="?", help="approve: the registered version to serve")
+    parser.add_argument(
+        "--alias",
+        default=CHAMPION_ALIAS,
+        help=f"approve: the alias to set (default {CHAMPION_ALIAS})",
     )
 {%- endif %}
     parser.add_argument("--model-dir", type=Path, help="default: MODEL_DIR, else /opt/ml/model")
@@ -182,6 +317,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.model_dir or args.data:
             parser.error("`train` takes no options: SageMaker's contract says where things are")
         return train_in_container(TrainingContainer.from_environment())
+{%- endif %}
+{%- if registry_mode %}
+    if args.command == "train":
+        if args.model_dir or args.data or args.version:
+            parser.error("`train` takes no options: the Job's environment says where things are")
+        return train_in_job(dict(os.environ))
+    if args.command == "approve":
+        if not args.version:
+            parser.error("`approve` needs the VERSION to approve")
+        return approve(args.version, args.alias, dict(os.environ))
 {%- endif %}
     return train_locally(args.data, args.model_dir or model_dir())
 
