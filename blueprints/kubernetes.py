@@ -193,7 +193,9 @@ class KubernetesSettings(_Strict):
     postgres_secret: str = Field(
         "mlflow-postgres",
         pattern=DNS_LABEL,
-        description="Secret (key `uri`: postgresql://...) with the MLflow backend store when tracking_store is postgres.",
+        description=(
+            "Secret (key `uri`: postgresql://...) with the MLflow backend store when tracking_store is postgres."
+        ),
     )
     target_cpu_percent: int = Field(
         70, ge=10, le=100, description="CPU utilisation the model-server autoscaler aims at."

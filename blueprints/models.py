@@ -56,7 +56,9 @@ PATTERN_HINTS = {
     "github": "must be OWNER/REPO, e.g. acme/fraud-model",
     "instance_type": "must be a SageMaker instance type such as ml.m5.large",
     "schedule": "must be cron(m h dom mon dow year) or rate(N minutes|hours|days)",
-    "monitor_schedule": "must be hourly cron(0 * ? * * *), daily cron(0 H ? * * *) or every N hours cron(0 H/N ? * * *)",
+    "monitor_schedule": (
+        "must be hourly cron(0 * ? * * *), daily cron(0 H ? * * *) or every N hours cron(0 H/N ? * * *)"
+    ),
     "alarm_email": "must be an e-mail address",
     "image_tag": "must be a Docker tag: letters, digits, '_', '.', '-'",
     "subnet_ids": "must be subnet ids like subnet-0123abcd",

@@ -27,7 +27,9 @@ IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,121}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 BASELINE_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*'()/-]*)?")
 
-_SCALAR_KEYS = ("name", "platform", "region", "github", "oidc_provider_arn")
+# The blueprint's top-level keys as stack config (`pulumi config set mlops-bp:<key>`); a test
+# keeps them in step with the Blueprint's fields.
+_SCALAR_KEYS = ("name", "platform", "region", "github", "gitlab", "gitlab_host", "oidc_provider_arn", "state_bucket")
 _OBJECT_KEYS = (
     "environments",
     "tags",
@@ -39,6 +41,7 @@ _OBJECT_KEYS = (
     "serving",
     "monitoring",
     "kubernetes",
+    "rules",
 )
 
 

@@ -226,7 +226,10 @@ def test_blueprints_package_imports_no_pulumi_or_typer():
     import subprocess
     import sys
 
-    code = "import sys, mlops_bp.blueprints; print(sorted(m for m in sys.modules if m.split('.')[0] in {'pulumi','pulumi_aws','typer','mlops_bp.stacks'}))"
+    code = (
+        "import sys, mlops_bp.blueprints; print(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in {'pulumi','pulumi_aws','typer','mlops_bp.stacks'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 

@@ -194,7 +194,10 @@ def test_help_and_light_startup() -> None:
         "--force",
     ):
         assert option in result.output
-    code = "import sys; from mlops_bp.cli.app import app; print(sorted(m for m in ('cookiecutter', 'pulumi', 'jinja2') if m in sys.modules))"
+    code = (
+        "import sys; from mlops_bp.cli.app import app;"
+        " print(sorted(m for m in ('cookiecutter', 'pulumi', 'jinja2') if m in sys.modules))"
+    )
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
     )

@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from mlops_bp.blueprints import BlueprintError, UserError
+from mlops_bp.blueprints import BlueprintError
 from mlops_bp.stacks.kubernetes.monitoring import KUBE_PROMETHEUS_CHART
 from mlops_bp.stacks.kubernetes.rbac import DEPLOY_RULES
-from mlops_bp.stacks.kubernetes.schedule import to_cron
 from mlops_bp.stacks.plan import plan
 
 from .conftest import make_blueprint
@@ -147,7 +146,7 @@ def test_level2_training_cronjob_and_mlflow():
     g = graph(2, "dev", K8S, deployed=True)
     cron = named(g, "CronJob", "training")
     spec = cron.inputs["spec"]
-    assert spec["schedule"] == "0 3 * * MON" and spec["timeZone"] == "Etc/UTC"
+    assert spec["schedule"] == "0 3 * * 1" and spec["timeZone"] == "Etc/UTC"
     assert spec["concurrencyPolicy"] == "Forbid"
     job = spec["jobTemplate"]["spec"]
     assert job["activeDeadlineSeconds"] == 2 * 3600
@@ -471,30 +470,6 @@ def test_cluster_needs_two_subnets():
 def test_bad_kubernetes_settings_name_the_field(settings, field):
     with pytest.raises(BlueprintError, match=field.replace(".", r"\.")):
         make_blueprint(1, K8S, kubernetes=settings)
-
-
-@pytest.mark.parametrize(
-    ("expression", "cron"),
-    [
-        ("cron(0 3 ? * MON *)", "0 3 * * MON"),
-        ("cron(0 * ? * * *)", "0 * * * *"),
-        ("cron(30 2 ? * 2-6 *)", "30 2 * * 1-5"),
-        ("cron(0 0 1 * ? *)", "0 0 1 * *"),
-        ("rate(15 minutes)", "*/15 * * * *"),
-        ("rate(6 hours)", "0 */6 * * *"),
-        ("rate(1 day)", "0 0 * * *"),
-    ],
-)
-def test_aws_schedules_become_cron(expression, cron):
-    assert to_cron(expression, "training.schedule") == cron
-
-
-@pytest.mark.parametrize(
-    "expression", ["cron(0 3 ? * MON 2027)", "cron(0 3 L * ? *)", "rate(7 minutes)", "rate(3 days)"]
-)
-def test_schedules_without_a_cron_equivalent_are_user_errors(expression):
-    with pytest.raises(UserError, match="training.schedule"):
-        to_cron(expression, "training.schedule")
 
 
 def test_a_blueprint_written_before_the_drift_check_ran_in_the_training_image_still_loads():

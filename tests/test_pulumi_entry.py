@@ -191,3 +191,11 @@ def test_a_challenger_variant_serves_its_own_package():
 def test_bad_deploy_config_is_one_clear_line(key, value, message):
     with pytest.raises(pulumi.RunError, match=rf"^mlops-bp: {key}.*{message}"):
         _run("prod", {**DEPLOY, key: value})
+
+
+def test_every_blueprint_field_can_be_stack_config():
+    """Stack config (`mlops-bp:<key>`) reaches every top-level field of the Blueprint."""
+    from mlops_bp.blueprints import Blueprint
+    from mlops_bp.stacks.entry import _OBJECT_KEYS, _SCALAR_KEYS
+
+    assert set(Blueprint.model_fields) - {"spec_version"} == {*_SCALAR_KEYS, *_OBJECT_KEYS, "level"}

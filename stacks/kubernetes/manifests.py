@@ -27,7 +27,7 @@ def _integral(value: Any) -> Any:
 
 
 def manifests(graph: ResourceGraph) -> list[dict[str, Any]]:
-    """Every Kubernetes object the graph declares, in registration order."""
+    """Every Kubernetes object the graph declares, in the graph's order (by URN)."""
     found = []
     for res in graph.custom:
         if not res.type.startswith("kubernetes:") or res.type.startswith(_NOT_OBJECTS):

@@ -144,7 +144,8 @@ def alert_rules(namespace: str, latency_ms: int, errors: int, drift: float) -> l
         {
             "alert": "ModelLatencyHigh",
             "expr": (
-                f"1000 * sum(rate({LATENCY_METRIC}_sum{{{where}}}[5m])) / sum(rate({LATENCY_METRIC}_count{{{where}}}[5m]))"
+                f"1000 * sum(rate({LATENCY_METRIC}_sum{{{where}}}[5m]))"
+                f" / sum(rate({LATENCY_METRIC}_count{{{where}}}[5m]))"
                 f" > {latency_ms}"
             ),
             "for": "10m",

@@ -11,6 +11,8 @@ import pulumi_aws as aws
 
 from mlops_bp.blueprints import Blueprint, Environment, KubernetesServing
 from mlops_bp.blueprints.kubernetes import ResourceSettings, TrackingStore
+from mlops_bp.blueprints.schedules import five_field_cron
+from mlops_bp.blueprints.validators import whole_percents
 
 from ..aws import policies
 from ..aws.platform import Foundation, build_foundation
@@ -30,7 +32,6 @@ from .monitoring import (
 from .namespace import EnvironmentNamespace, EnvironmentNamespaceArgs
 from .pods import Resources
 from .rbac import DeployAccess, DeployAccessArgs
-from .schedule import to_cron
 from .serving import (
     CHAMPION_ALIAS,
     GatewayExposure,
@@ -64,8 +65,7 @@ def _resources(settings: ResourceSettings) -> Resources:
 def variant_percents(blueprint: Blueprint) -> tuple[ServingVariant, ...]:
     """Whole percentages per variant that add up to exactly 100 (the last one takes the rest)."""
     variants = blueprint.serving.variants
-    percents = [round(v.weight * 100) for v in variants[:-1]]
-    percents.append(100 - sum(percents))  # the Blueprint checked every share is at least 1%
+    percents = whole_percents([v.weight for v in variants])  # the Blueprint checked each is >= 1%
     return tuple(ServingVariant(v.name.lower(), p) for v, p in zip(variants, percents, strict=True))
 
 
@@ -349,7 +349,7 @@ class _Stack:
                 image=self.image("train-"),
                 service_account=identity.service_account_name,
                 resources=self.resources("training"),
-                schedule=to_cron(blueprint.training.schedule, "training.schedule"),
+                schedule=five_field_cron(blueprint.training.schedule),
                 suspend=self.suspended,
                 max_runtime_seconds=blueprint.training.max_runtime_hours * 3600,
                 scratch_gb=blueprint.training.volume_size_gb,
@@ -428,7 +428,7 @@ class _Stack:
                 image=self.image("train-"),
                 service_account=identity.service_account_name,
                 resources=self.resources("drift_check"),
-                schedule=to_cron(blueprint.monitoring.monitor_schedule, "monitoring.monitor_schedule"),
+                schedule=five_field_cron(blueprint.monitoring.monitor_schedule),
                 drift_threshold=blueprint.monitoring.drift_threshold,
                 training_cron_job=training.cron_job_name,
                 capture_uri=capture_uri,

@@ -17,12 +17,10 @@ import pulumi
 __all__ = [
     "NON_ROOT_UID",
     "Resources",
-    "check_pinned",
     "container",
     "http_probes",
     "pod_spec",
     "pod_template",
-    "workload_labels",
 ]
 
 # Above 10000 so a container UID never maps to a host user.
@@ -43,23 +41,6 @@ class Resources:
             "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
             "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
         }
-
-
-def workload_labels(project: str, component: str) -> dict[str, str]:
-    """Recommended labels; `app.kubernetes.io/name` is what selectors and policies match."""
-    return {
-        "app.kubernetes.io/name": component,
-        "app.kubernetes.io/part-of": project,
-        "app.kubernetes.io/managed-by": "mlops-bp",
-    }
-
-
-def check_pinned(image: str) -> str:
-    """`image` unless it floats (no tag, or `latest`)."""
-    last = image.rsplit("/", 1)[-1]
-    if "@sha256:" not in image and (":" not in last or last.endswith(":latest")):
-        raise ValueError(f"image {image!r} must pin a tag or digest other than 'latest'")
-    return image
 
 
 def http_probes(path: str, port: int | str, *, initial_delay: int = 10) -> Manifest:
@@ -88,9 +69,8 @@ def container(
     probes: Manifest | None = None,
     mounts: Sequence[Manifest] = (),
 ) -> Manifest:
-    """A container with the security baseline; `image` strings must be pinned."""
-    if isinstance(image, str):
-        check_pinned(image)
+    """A container with the security baseline. Images are pinned: the Blueprint validates the
+    third-party ones, the team's are its ECR repository's by commit (MLOPS-IMG-001 checks)."""
     spec: Manifest = {
         "name": name,
         "image": image,
