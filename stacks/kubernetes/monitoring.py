@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from ..base import CapabilityComponent
 from . import netpol
-from .pods import Resources, container, pod_spec, pod_template
+from .pods import Workload, container, pod_spec, pod_template
 
 __all__ = [
     "DRIFT_METRIC",
@@ -217,7 +217,11 @@ class ModelMonitoring(CapabilityComponent):
             f"{name}-service-monitor",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata={"name": "model-server", "namespace": args.namespace, "labels": dict(args.labels)},
+            metadata={
+                "name": "model-server",
+                "namespace": args.namespace,
+                "labels": dict(args.labels),
+            },
             spec={
                 "selector": {"matchLabels": dict(args.service_labels)},
                 "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
@@ -228,7 +232,11 @@ class ModelMonitoring(CapabilityComponent):
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
-            metadata={"name": "model-server", "namespace": args.namespace, "labels": dict(args.labels)},
+            metadata={
+                "name": "model-server",
+                "namespace": args.namespace,
+                "labels": dict(args.labels),
+            },
             spec={
                 "groups": [
                     {
@@ -261,12 +269,8 @@ class ModelMonitoring(CapabilityComponent):
 
 @dataclass(frozen=True)
 class DriftRetrainingArgs:
-    namespace: pulumi.Input[str]
-    labels: Mapping[str, str]
-    # The team's training image: it has Python and boto3, which the check needs.
-    image: pulumi.Input[str]
-    service_account: str
-    resources: Resources
+    # Its image is the team's training image: it has Python and boto3, which the check needs.
+    workload: Workload
     schedule: str  # five-field cron, UTC
     drift_threshold: float
     training_cron_job: str
@@ -297,8 +301,8 @@ class DriftRetraining(CapabilityComponent):
         super().__init__(name, opts)
         if args.min_rows < 1 or args.min_requests < 1 or args.window_hours < 1:
             raise ValueError(f"{name}: the window and the minimum sample must be at least 1")
-        labels = {**args.labels, "app.kubernetes.io/name": "drift-check"}
-        metadata = {"name": "drift-check", "namespace": args.namespace, "labels": labels}
+        labels = {**args.workload.labels, "app.kubernetes.io/name": "drift-check"}
+        metadata = {"name": "drift-check", "namespace": args.workload.namespace, "labels": labels}
         role = k8s.rbac.v1.Role(
             f"{name}-role",
             metadata=metadata,
@@ -317,7 +321,9 @@ class DriftRetraining(CapabilityComponent):
             f"{name}-binding",
             metadata=metadata,
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name},
-            subjects=[{"kind": "ServiceAccount", "name": args.service_account, "namespace": args.namespace}],
+            subjects=[
+                {"kind": "ServiceAccount", "name": args.workload.service_account, "namespace": args.workload.namespace}
+            ],
             opts=self.child(),
         )
         script = k8s.core.v1.ConfigMap(
@@ -328,8 +334,8 @@ class DriftRetraining(CapabilityComponent):
         )
         check = container(
             "drift-check",
-            args.image,
-            args.resources,
+            args.workload.image,
+            args.workload.resources,
             command=["python", f"{SCRIPT_DIR}/drift_check.py"],
             env={
                 "CAPTURE_S3_URI": args.capture_uri,
@@ -342,13 +348,13 @@ class DriftRetraining(CapabilityComponent):
                 "DRIFT_WINDOW_HOURS": str(args.window_hours),
                 "DRIFT_MIN_ROWS": str(args.min_rows),
                 "DRIFT_MIN_REQUESTS": str(args.min_requests),
-                "NAMESPACE": args.namespace,
+                "NAMESPACE": args.workload.namespace,
                 "TRAINING_CRONJOB": args.training_cron_job,
             },
             mounts=[{"name": "script", "mountPath": SCRIPT_DIR, "readOnly": True}],
         )
         spec = pod_spec(
-            service_account=args.service_account,
+            service_account=args.workload.service_account,
             containers=[check],
             uses_kubernetes_api=True,
             volumes=[{"name": "script", "configMap": {"name": script.metadata.name, "defaultMode": 0o444}}],
@@ -380,7 +386,7 @@ class DriftRetraining(CapabilityComponent):
         netpol.allow(
             f"{name}-netpol",
             name="allow-drift-check",
-            namespace=args.namespace,
+            namespace=args.workload.namespace,
             pod_labels=labels,
             # MLflow; S3 and STS (IRSA); the API server (443 on EKS, 6443 on most other clusters).
             egress=[dict(args.tracking_egress), netpol.egress_to_ports([443, 6443])],

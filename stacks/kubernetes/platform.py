@@ -30,7 +30,7 @@ from .monitoring import (
     ModelMonitoringArgs,
 )
 from .namespace import EnvironmentNamespace, EnvironmentNamespaceArgs
-from .pods import Resources
+from .pods import Resources, Workload
 from .rbac import DeployAccess, DeployAccessArgs
 from .serving import (
     CHAMPION_ALIAS,
@@ -217,6 +217,10 @@ class _Stack:
     def identity(self, workload: str, statements: list[dict[str, Any]]) -> WorkloadIdentity:
         return self.b.identity(self.access, self.opts, self.namespace, workload, statements)
 
+    def workload(self, image: pulumi.Input[str], service_account: str, resources: Resources) -> Workload:
+        """Where and as whom a workload of this environment runs."""
+        return Workload(self.namespace, self.b.labels, image, service_account, resources)
+
     def resources(self, workload: str) -> Resources:
         return _resources(getattr(self.settings.resources, workload))
 
@@ -229,11 +233,9 @@ class _Stack:
         notebook = Notebook(
             self.ctx.name("notebook"),
             NotebookArgs(
-                namespace=self.namespace,
-                labels=self.b.labels,
-                image=self.settings.images.notebook,
-                service_account=identity.service_account_name,
-                resources=self.resources("notebook"),
+                workload=self.workload(
+                    self.settings.images.notebook, identity.service_account_name, self.resources("notebook")
+                ),
                 volume_size_gb=self.blueprint.notebook.volume_size_gb,
                 idle_minutes=self.blueprint.notebook.idle_minutes,
                 storage_class=self.settings.storage_class,
@@ -273,11 +275,7 @@ class _Stack:
         server = ModelServer(
             ctx.name("model-server"),
             ModelServerArgs(
-                namespace=self.namespace,
-                labels=self.b.labels,
-                image=self.image(),
-                service_account=identity.service_account_name,
-                resources=self.resources("model_server"),
+                workload=self.workload(self.image(), identity.service_account_name, self.resources("model_server")),
                 min_replicas=blueprint.serving.min_capacity,
                 max_replicas=blueprint.serving.max_capacity,
                 target_cpu_percent=self.settings.target_cpu_percent,
@@ -316,11 +314,9 @@ class _Stack:
         tracking = ExperimentTracking(
             self.ctx.name("tracking"),
             ExperimentTrackingArgs(
-                namespace=self.namespace,
-                labels=self.b.labels,
-                image=settings.images.tracking,
-                service_account=identity.service_account_name,
-                resources=self.resources("tracking"),
+                workload=self.workload(
+                    settings.images.tracking, identity.service_account_name, self.resources("tracking")
+                ),
                 artifacts_uri=pulumi.Output.concat("s3://", artifacts.bucket_name, "/mlflow"),
                 region=self.ctx.region,
                 store_size_gb=settings.tracking_storage_gb if pvc_store else None,
@@ -344,11 +340,7 @@ class _Stack:
         training = TrainingJob(
             self.ctx.name("training"),
             TrainingJobArgs(
-                namespace=self.namespace,
-                labels=self.b.labels,
-                image=self.image("train-"),
-                service_account=identity.service_account_name,
-                resources=self.resources("training"),
+                workload=self.workload(self.image("train-"), identity.service_account_name, self.resources("training")),
                 schedule=five_field_cron(blueprint.training.schedule),
                 suspend=self.suspended,
                 max_runtime_seconds=blueprint.training.max_runtime_hours * 3600,
@@ -423,11 +415,9 @@ class _Stack:
         DriftRetraining(
             self.ctx.name("drift-retraining"),
             DriftRetrainingArgs(
-                namespace=self.namespace,
-                labels=self.b.labels,
-                image=self.image("train-"),
-                service_account=identity.service_account_name,
-                resources=self.resources("drift_check"),
+                workload=self.workload(
+                    self.image("train-"), identity.service_account_name, self.resources("drift_check")
+                ),
                 schedule=five_field_cron(blueprint.monitoring.monitor_schedule),
                 drift_threshold=blueprint.monitoring.drift_threshold,
                 training_cron_job=training.cron_job_name,

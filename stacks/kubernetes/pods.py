@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 
 __all__ = [
+    "Workload",
     "NON_ROOT_UID",
     "Resources",
     "container",
@@ -41,6 +42,18 @@ class Resources:
             "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
             "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
         }
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Where and as whom a workload runs, what every Kubernetes workload's args share: its
+    namespace and labels, image, service account and resources."""
+
+    namespace: pulumi.Input[str]
+    labels: Mapping[str, str]
+    image: pulumi.Input[str]
+    service_account: str
+    resources: Resources
 
 
 def http_probes(path: str, port: int | str, *, initial_delay: int = 10) -> Manifest:

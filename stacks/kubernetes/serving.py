@@ -23,7 +23,7 @@ import pulumi_kubernetes as k8s
 
 from ..base import CapabilityComponent
 from . import netpol
-from .pods import Resources, container, http_probes, pod_spec, pod_template
+from .pods import Workload, container, http_probes, pod_spec, pod_template
 
 __all__ = [
     "CHAMPION_ALIAS",
@@ -94,11 +94,7 @@ class GatewayExposure:
 
 @dataclass(frozen=True)
 class ModelServerArgs:
-    namespace: pulumi.Input[str]
-    labels: Mapping[str, str]
-    image: pulumi.Input[str]
-    service_account: str
-    resources: Resources
+    workload: Workload
     min_replicas: int
     max_replicas: int
     target_cpu_percent: int
@@ -144,7 +140,7 @@ class ModelServer(CapabilityComponent):
             raise ValueError(f"{name}: JWT authentication needs Envoy Gateway and a JWKS URI")
         self._args = args
         # Every model-server pod; each Deployment also selects on its own name.
-        labels = {**args.labels, "app.kubernetes.io/component": COMPONENT}
+        labels = {**args.workload.labels, "app.kubernetes.io/component": COMPONENT}
         self.metrics_labels = {**labels, "app.kubernetes.io/name": COMPONENT, "mlops-bp/metrics": "true"}
         routed = False
         if args.kserve:
@@ -168,9 +164,9 @@ class ModelServer(CapabilityComponent):
         self.service_name = COMPONENT
         self._service(f"{name}-service", COMPONENT, self.metrics_labels, self.pod_labels)
         self.endpoint_url = (
-            pulumi.Output.concat("https://", args.namespace, f".{args.gateway.domain}")
+            pulumi.Output.concat("https://", args.workload.namespace, f".{args.gateway.domain}")
             if routed and args.gateway.domain
-            else server_url(args.namespace)
+            else server_url(args.workload.namespace)
         )
         self._network_policy(name, routed)
         self.register_outputs({"service_name": self.service_name, "endpoint_url": self.endpoint_url})
@@ -192,7 +188,7 @@ class ModelServer(CapabilityComponent):
             netpol.allow(
                 f"{name}-netpol",
                 name=f"allow-{COMPONENT}",
-                namespace=args.namespace,
+                namespace=args.workload.namespace,
                 pod_labels=self.pod_labels,
                 ingress=ingress,
                 egress=egress,
@@ -208,8 +204,8 @@ class ModelServer(CapabilityComponent):
         if source is None:
             server = container(
                 server_name,
-                args.image,
-                args.resources,
+                args.workload.image,
+                args.workload.resources,
                 args=["serve"],
                 env=env,
                 ports={port_name: MODEL_PORT},
@@ -219,8 +215,8 @@ class ModelServer(CapabilityComponent):
         mount = {"name": MODEL_VOLUME, "mountPath": MODEL_DIR}
         loader = container(
             "model-loader",
-            args.image,
-            args.resources,
+            args.workload.image,
+            args.workload.resources,
             args=["load"],
             env={
                 "MLFLOW_TRACKING_URI": source.tracking_uri,
@@ -232,8 +228,8 @@ class ModelServer(CapabilityComponent):
         )
         server = container(
             server_name,
-            args.image,
-            args.resources,
+            args.workload.image,
+            args.workload.resources,
             args=["serve"],
             env={**env, "MODEL_DIR": MODEL_DIR},
             ports={port_name: MODEL_PORT},
@@ -245,7 +241,7 @@ class ModelServer(CapabilityComponent):
     def _pod_spec(self, port_name: str, alias: str) -> dict:
         init, containers, volumes = self._containers(port_name, alias)
         return pod_spec(
-            service_account=self._args.service_account,
+            service_account=self._args.workload.service_account,
             containers=containers,
             init_containers=init,
             volumes=volumes,
@@ -260,7 +256,7 @@ class ModelServer(CapabilityComponent):
     ) -> None:
         k8s.core.v1.Service(
             resource_name,
-            metadata={"name": service_name, "namespace": self._args.namespace, "labels": dict(labels)},
+            metadata={"name": service_name, "namespace": self._args.workload.namespace, "labels": dict(labels)},
             spec={
                 "type": "ClusterIP",
                 "selector": dict(selector),
@@ -271,7 +267,7 @@ class ModelServer(CapabilityComponent):
 
     def _deployment(self, resource_name: str, deployment_name: str, labels: dict[str, str], alias: str) -> None:
         args = self._args
-        metadata = {"name": deployment_name, "namespace": args.namespace, "labels": labels}
+        metadata = {"name": deployment_name, "namespace": args.workload.namespace, "labels": labels}
         deployment = k8s.apps.v1.Deployment(
             f"{resource_name}-deployment",
             metadata={**metadata, "annotations": NO_AWAIT},
@@ -329,8 +325,8 @@ class ModelServer(CapabilityComponent):
             ],
         }
         if gateway.domain:
-            spec["hostnames"] = [pulumi.Output.concat(args.namespace, f".{gateway.domain}")]
-        metadata = {"name": COMPONENT, "namespace": args.namespace, "labels": dict(args.labels)}
+            spec["hostnames"] = [pulumi.Output.concat(args.workload.namespace, f".{gateway.domain}")]
+        metadata = {"name": COMPONENT, "namespace": args.workload.namespace, "labels": dict(args.workload.labels)}
         k8s.apiextensions.CustomResource(
             f"{name}-route",
             api_version="gateway.networking.k8s.io/v1",
@@ -384,7 +380,7 @@ class ModelServer(CapabilityComponent):
         source = args.model_source
         metadata: dict = {
             "name": COMPONENT,
-            "namespace": args.namespace,
+            "namespace": args.workload.namespace,
             "labels": dict(labels),
             "annotations": NO_AWAIT,
         }

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from ..base import CapabilityComponent
 from . import netpol
-from .pods import Resources, container, http_probes, pod_spec, pod_template
+from .pods import Workload, container, http_probes, pod_spec, pod_template
 
 __all__ = [
     "TRACKING_CLIENT",
@@ -75,11 +75,7 @@ def _single_replica(labels: Mapping[str, str], template: dict) -> dict:
 
 @dataclass(frozen=True)
 class NotebookArgs:
-    namespace: pulumi.Input[str]
-    labels: Mapping[str, str]
-    image: str
-    service_account: str
-    resources: Resources
+    workload: Workload
     volume_size_gb: int
     idle_minutes: int
     storage_class: str | None = None
@@ -99,22 +95,22 @@ class Notebook(CapabilityComponent):
     def __init__(self, name: str, args: NotebookArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         # The selector is immutable: what later levels add goes on the pod template only.
-        labels = {**args.labels, "app.kubernetes.io/name": "notebook"}
+        labels = {**args.workload.labels, "app.kubernetes.io/name": "notebook"}
         pod_labels = {**labels, **TRACKING_CLIENT} if args.uses_tracking else labels
         self.home = _pvc(
             self,
             f"{name}-home",
             name="notebook-home",
-            namespace=args.namespace,
-            labels=args.labels,
+            namespace=args.workload.namespace,
+            labels=args.workload.labels,
             size_gb=args.volume_size_gb,
             storage_class=args.storage_class,
         )
         idle_seconds = str(args.idle_minutes * 60)
         lab = container(
             "notebook",
-            args.image,
-            args.resources,
+            args.workload.image,
+            args.workload.resources,
             command=["jupyter", "lab"],
             args=[
                 "--ip=0.0.0.0",
@@ -130,11 +126,11 @@ class Notebook(CapabilityComponent):
             mounts=[{"name": "home", "mountPath": "/home/jovyan"}],
         )
         spec = pod_spec(
-            service_account=args.service_account,
+            service_account=args.workload.service_account,
             containers=[lab],
             volumes=[{"name": "home", "persistentVolumeClaim": {"claimName": self.home.metadata.name}}],
         )
-        metadata = {"name": "notebook", "namespace": args.namespace, "labels": labels}
+        metadata = {"name": "notebook", "namespace": args.workload.namespace, "labels": labels}
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=metadata,
@@ -154,7 +150,7 @@ class Notebook(CapabilityComponent):
         netpol.allow(
             f"{name}-netpol",
             name="allow-notebook",
-            namespace=args.namespace,
+            namespace=args.workload.namespace,
             pod_labels=labels,
             egress=[netpol.https_egress(), *([to_tracking()] if args.uses_tracking else [])],
             opts=self.child(),
@@ -164,11 +160,7 @@ class Notebook(CapabilityComponent):
 
 @dataclass(frozen=True)
 class ExperimentTrackingArgs:
-    namespace: pulumi.Input[str]
-    labels: Mapping[str, str]
-    image: str
-    service_account: str
-    resources: Resources
+    workload: Workload
     artifacts_uri: pulumi.Input[str]  # s3://bucket/prefix
     region: str
     # SQLite on a protected PVC of this size, or (None) Postgres from `postgres_secret`.
@@ -192,7 +184,7 @@ class ExperimentTracking(CapabilityComponent):
         super().__init__(name, opts)
         if args.store_size_gb is None and not args.postgres_secret:
             raise ValueError(f"{name}: a Postgres store needs the name of the Secret holding its URI")
-        labels = {**args.labels, "app.kubernetes.io/name": TRACKING}
+        labels = {**args.workload.labels, "app.kubernetes.io/name": TRACKING}
         server_args = [
             "--host=0.0.0.0",
             f"--port={TRACKING_PORT}",
@@ -205,8 +197,8 @@ class ExperimentTracking(CapabilityComponent):
                 self,
                 f"{name}-store",
                 name="mlflow-store",
-                namespace=args.namespace,
-                labels=args.labels,
+                namespace=args.workload.namespace,
+                labels=args.workload.labels,
                 size_gb=args.store_size_gb,
                 storage_class=args.storage_class,
             )
@@ -226,16 +218,16 @@ class ExperimentTracking(CapabilityComponent):
             mount = {"name": "store", "mountPath": "/mlflow/store", "readOnly": True}
         server = container(
             TRACKING,
-            args.image,
-            args.resources,
+            args.workload.image,
+            args.workload.resources,
             command=command,
             env={"HOME": "/tmp", "AWS_REGION": args.region, "AWS_DEFAULT_REGION": args.region},
             ports={"http": TRACKING_PORT},
             probes=http_probes("/health", TRACKING_PORT),
             mounts=[mount],
         )
-        spec = pod_spec(service_account=args.service_account, containers=[server], volumes=[volume])
-        metadata = {"name": TRACKING, "namespace": args.namespace, "labels": labels}
+        spec = pod_spec(service_account=args.workload.service_account, containers=[server], volumes=[volume])
+        metadata = {"name": TRACKING, "namespace": args.workload.namespace, "labels": labels}
         template = pod_template(labels, spec)
         deployment_spec = (
             _single_replica(labels, template)
@@ -259,7 +251,7 @@ class ExperimentTracking(CapabilityComponent):
         netpol.allow(
             f"{name}-netpol",
             name="allow-mlflow",
-            namespace=args.namespace,
+            namespace=args.workload.namespace,
             pod_labels=labels,
             ingress=[
                 {
@@ -270,17 +262,13 @@ class ExperimentTracking(CapabilityComponent):
             egress=egress,
             opts=self.child(),
         )
-        self.uri = tracking_uri(args.namespace)
+        self.uri = tracking_uri(args.workload.namespace)
         self.register_outputs({"uri": self.uri})
 
 
 @dataclass(frozen=True)
 class TrainingJobArgs:
-    namespace: pulumi.Input[str]
-    labels: Mapping[str, str]
-    image: pulumi.Input[str]
-    service_account: str
-    resources: Resources
+    workload: Workload
     schedule: str  # five-field cron, UTC
     max_runtime_seconds: int
     scratch_gb: int
@@ -305,17 +293,17 @@ class TrainingJob(CapabilityComponent):
         super().__init__(name, opts)
         if len(args.schedule.split()) != 5:
             raise ValueError(f"{name}: schedule must be five-field cron, got {args.schedule!r}")
-        labels = {**args.labels, "app.kubernetes.io/name": "training", **TRACKING_CLIENT}
+        labels = {**args.workload.labels, "app.kubernetes.io/name": "training", **TRACKING_CLIENT}
         trainer = container(
             "training",
-            args.image,
-            args.resources,
+            args.workload.image,
+            args.workload.resources,
             args=["train"],
             env={**args.env, "TMPDIR": SCRATCH_DIR},
             mounts=[{"name": "scratch", "mountPath": SCRATCH_DIR}],
         )
         spec = pod_spec(
-            service_account=args.service_account,
+            service_account=args.workload.service_account,
             containers=[trainer],
             volumes=[{"name": "scratch", "emptyDir": {"sizeLimit": f"{args.scratch_gb}Gi"}}],
             restart_policy="Never",
@@ -323,7 +311,7 @@ class TrainingJob(CapabilityComponent):
         self.cron_job_name = "training"
         k8s.batch.v1.CronJob(
             f"{name}-cronjob",
-            metadata={"name": self.cron_job_name, "namespace": args.namespace, "labels": labels},
+            metadata={"name": self.cron_job_name, "namespace": args.workload.namespace, "labels": labels},
             spec={
                 "schedule": args.schedule,
                 "suspend": args.suspend,
@@ -347,7 +335,7 @@ class TrainingJob(CapabilityComponent):
         netpol.allow(
             f"{name}-netpol",
             name="allow-training",
-            namespace=args.namespace,
+            namespace=args.workload.namespace,
             pod_labels=labels,
             egress=[netpol.https_egress(), to_tracking()],
             opts=self.child(),
