@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -35,25 +34,12 @@ from ..graphs import graph
 from ..moto_server import wait_until_ready
 from .cluster import FakeKubernetesApi, LocalPod, console_script, env_of, objects, pod_of, stop_group
 from .harness import split_s3
+from .web import free_port as _free_port
+from .web import request as _request
 
 REGION = "us-east-1"  # the blueprint's region: the graph's ARNs and URLs name it
 STACK = graph(4, "dev", "kubernetes", deployed=True)
 MODEL = "fraud-detect"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _request(url: str, body: bytes | None = None, content_type: str = "application/json") -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type} if body is not None else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,10 @@ import json
 import os
 import posixpath
 import re
-import socket
 import subprocess
 import sys
 import tarfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -40,6 +37,8 @@ from ..ecr import blob_server, push_image, serve_layer_urls
 from ..graphs import graph
 from ..moto_server import stop, wait_until_ready
 from .harness import PipelineRun, split_s3
+from .web import free_port as _free_port
+from .web import request as _request
 
 REGION = "us-east-1"  # the blueprint's region: the graphs' ARNs and URLs name it
 IMAGE_TAG = "0" * 40  # what tests/graphs.py's deployed state pins (stacks.plan.deployed)
@@ -317,21 +316,6 @@ def test_the_deployed_stack_serves_the_package_and_monitors_its_baseline(prod, a
     job = prod.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs
     statistics = job["dataQualityBaselineConfig"]["statisticsResource"]["s3Uri"]
     assert statistics == f"{approved['baselineUri']}/statistics.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _request(url: str, body: bytes | None = None, content_type: str = "application/json") -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type} if body is not None else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 @pytest.fixture(scope="module")
