@@ -27,27 +27,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_bp.blueprints import Blueprint
+from mlops_bp.blueprints.constants import ci_role_pattern
 
 from .capture import MOCK_ACCOUNT_ID
 from .graph import CapturedResource, ResourceGraph
+from .rules.iam import POLICY_DOCUMENTS, UNSCOPED_ACTIONS, Kind
+from .rules.values import as_list, statements
 
 __all__ = ["Target", "isolation_problems", "statements_of", "targets_of"]
 
 # The statements that are the promotion path (stacks/aws/sagemaker.py `_promotion_statements`).
 PROMOTION_SIDS = "PromoteFrom"
 READER_SIDS = "PromotionReaders"
-# Actions AWS does not scope to a resource (Resource "*"): they name nothing of an environment.
-UNSCOPED_ACTIONS = frozenset({"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "sts:GetCallerIdentity"})
-_POLICY_INPUTS = {
-    "aws:iam/rolePolicy:RolePolicy": "policy",
-    "aws:iam/policy:Policy": "policy",
-}
-_RESOURCE_POLICIES = {
-    "aws:s3/bucketPolicy:BucketPolicy": "policy",
-    "aws:kms/key:Key": "policy",
-    "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
-    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": "resourcePolicy",
-}
+_IDENTITY = {t: key for t, (key, kind) in POLICY_DOCUMENTS.items() if kind is Kind.IDENTITY}
+_RESOURCE_POLICIES = {t: key for t, (key, kind) in POLICY_DOCUMENTS.items() if kind in (Kind.RESOURCE, Kind.KEY)}
 
 
 @dataclass(frozen=True)
@@ -107,32 +100,20 @@ def targets_of(blueprint: Blueprint, env: str, region: str | None = None) -> lis
     return targets
 
 
-def statements_of(graph: ResourceGraph) -> Iterator[tuple[CapturedResource, dict[str, Any]]]:
+def statements_of(graph: ResourceGraph) -> Iterator[tuple[CapturedResource, Mapping[str, Any]]]:
     """Every identity-policy statement of the graph, with the resource holding it."""
     for resource in graph.custom:
-        key = _POLICY_INPUTS.get(resource.type)
+        key = _IDENTITY.get(resource.type)
         if key is not None:
-            for statement in _statements(resource.inputs.get(key)):
+            for statement in statements(resource.inputs.get(key)):
                 yield resource, statement
-
-
-def _statements(document: Any) -> list[dict[str, Any]]:
-    if document is None:
-        return []
-    parsed = json.loads(document) if isinstance(document, str) else document
-    statements = parsed.get("Statement", [])
-    return [statements] if isinstance(statements, dict) else list(statements)
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def _condition_allows(statement: Mapping[str, Any], target: Target) -> bool:
     """The conditions the stacks use to scope resources, evaluated for `target`."""
     for operator, pairs in (statement.get("Condition") or {}).items():
         for key, expected in pairs.items():
-            values = _listed(expected)
+            values = as_list(expected)
             if key == "s3:ResourceAccount" and operator == "StringEquals" and target.account not in values:
                 return False
             if key == "kms:ResourceAliases" and (target.alias is None or target.alias not in values):
@@ -146,9 +127,9 @@ def reaches(statement: Mapping[str, Any], target: Target) -> bool:
         return False
     if "NotResource" in statement:
         return True
-    if set(_listed(statement.get("Action", []))) <= UNSCOPED_ACTIONS:
+    if set(as_list(statement.get("Action", []))) <= UNSCOPED_ACTIONS:
         return False
-    patterns = [str(r) for r in _listed(statement.get("Resource", []))]
+    patterns = [str(r) for r in as_list(statement.get("Resource", []))]
     matched = any(fnmatch.fnmatchcase(target.arn, pattern) for pattern in patterns)
     return matched and _condition_allows(statement, target)
 
@@ -203,7 +184,7 @@ def _look_alike_problems(blueprint: Blueprint, graphs: Mapping[str, ResourceGrap
 def _resource_policy_problems(blueprint: Blueprint, env: str, graph: ResourceGraph) -> list[str]:
     own = blueprint.environment(env).account or MOCK_ACCOUNT_ID
     readers = {
-        f"arn:aws:iam::{e.account}:role/{blueprint.name}-{e.name}-ci-role-*"
+        f"arn:aws:iam::{e.account}:role/{ci_role_pattern(blueprint.name, e.name)}"
         for e in blueprint.environments[1:]
         if e.account and e.account != own
     }
@@ -212,14 +193,14 @@ def _resource_policy_problems(blueprint: Blueprint, env: str, graph: ResourceGra
         key = _RESOURCE_POLICIES.get(resource.type)
         if key is None:
             continue
-        for statement in _statements(resource.inputs.get(key)):
+        for statement in statements(resource.inputs.get(key)):
             principal = statement.get("Principal")
             if statement.get("Effect") != "Allow" or not isinstance(principal, dict) or "AWS" not in principal:
                 continue
-            foreign = [p for p in _listed(principal["AWS"]) if f"::{own}:" not in str(p)]
+            foreign = [p for p in as_list(principal["AWS"]) if f"::{own}:" not in str(p)]
             if not foreign:
                 continue
-            named = set(_listed((statement.get("Condition") or {}).get("ArnLike", {}).get("aws:PrincipalArn", [])))
+            named = set(as_list((statement.get("Condition") or {}).get("ArnLike", {}).get("aws:PrincipalArn", [])))
             if not str(statement.get("Sid", "")).startswith(READER_SIDS) or not named or not named <= readers:
                 problems.append(
                     f"{env}: {resource.name} lets {foreign} in, not only promotion readers {sorted(readers)}"
@@ -237,7 +218,7 @@ def _trust_problems(graphs: Mapping[str, ResourceGraph]) -> list[str]:
         for role in graph.of_type("aws:iam/role:Role"):
             if not role.name.endswith("-ci-role"):
                 continue
-            for statement in _statements(role.inputs.get("assumeRolePolicy")):
+            for statement in statements(role.inputs.get("assumeRolePolicy")):
                 condition = json.dumps(statement.get("Condition"), sort_keys=True)
                 if condition in seen:
                     problems.append(f"{env}: the CI role trusts the same subjects as {seen[condition]}'s")

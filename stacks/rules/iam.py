@@ -31,12 +31,13 @@ POLICY_DOCUMENTS: dict[str, tuple[str, Kind]] = {
     "aws:s3/bucketPolicy:BucketPolicy": ("policy", Kind.RESOURCE),
     "aws:sns/topicPolicy:TopicPolicy": ("policy", Kind.RESOURCE),
     "aws:ecr/repositoryPolicy:RepositoryPolicy": ("policy", Kind.RESOURCE),
+    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": ("resourcePolicy", Kind.RESOURCE),
     "aws:kms/key:Key": ("policy", Kind.KEY),
 }
 ROLE = "aws:iam/role:Role"
 IDENTITY_TYPES = frozenset({ROLE, *(t for t, (_, kind) in POLICY_DOCUMENTS.items() if kind is Kind.IDENTITY)})
 # Actions AWS does not scope to a resource: the only ones an identity policy may allow on "*".
-UNSCOPED_ACTIONS = frozenset({"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"})
+UNSCOPED_ACTIONS = frozenset({"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "sts:GetCallerIdentity"})
 # EC2 assumes an instance profile's role for the account's own instances (iam:PassRole guards
 # who attaches it) and sends no source context to condition on.
 UNGUARDABLE_SERVICES = frozenset({"ec2.amazonaws.com"})

@@ -19,9 +19,7 @@ from .iam import POLICY_DOCUMENTS, Kind, documents
 from .values import as_list, statements
 
 _IDENTITY = frozenset(t for t, (_, kind) in POLICY_DOCUMENTS.items() if kind is Kind.IDENTITY)
-_RESOURCE_POLICIES = frozenset(t for t, (_, kind) in POLICY_DOCUMENTS.items() if kind in (Kind.RESOURCE, Kind.KEY)) | {
-    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"
-}
+_RESOURCE_POLICIES = frozenset(t for t, (_, kind) in POLICY_DOCUMENTS.items() if kind in (Kind.RESOURCE, Kind.KEY))
 _S3_PATTERN = re.compile(r"^arn:aws[a-z-]*:s3:::[^/]*[*?]")
 _ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|\*):")
 
@@ -89,8 +87,7 @@ def _principals(statement: Mapping[str, Any]) -> list[str]:
     applies_to=_RESOURCE_POLICIES,
 )
 def other_accounts_only_as_named_roles(resource: CapturedResource, _graph: ResourceGraph) -> Verdict:
-    key = "resourcePolicy" if resource.type.startswith("aws:sagemaker/") else POLICY_DOCUMENTS[resource.type][0]
-    found = list(statements(resource.inputs.get(key)))
+    found = list(statements(resource.inputs.get(POLICY_DOCUMENTS[resource.type][0])))
     if not found:
         return not_applicable("no policy document")
     problems = []
