@@ -1,8 +1,12 @@
 """Names and versions of the spec (no pydantic here: the CLI's startup path imports them)."""
 
+import re
 from dataclasses import dataclass
 
 __all__ = [
+    "IMAGE_TAG",
+    "MODEL_PACKAGE_ARN",
+    "SHA256_HEX",
     "BLUEPRINT_FILENAME",
     "CI_SYSTEMS",
     "MODEL_DIGEST_KEY",
@@ -12,6 +16,7 @@ __all__ = [
     "SCHEMA_FILENAME",
     "SPEC_VERSION",
     "StateKeys",
+    "ci_role_pattern",
     "image_repository",
     "model_package_group",
     "secrets_alias",
@@ -37,6 +42,14 @@ MODEL_DIGEST_KEY = "ModelSha256"
 ARCHIVE_DIGEST_KEY = "ArchiveSha256"
 # The model file in a model.tar.gz (the team's model_io.py writes it; serving loads it).
 MODEL_FILE = "model.skops"
+# What a deploy pins, checked wherever it is read (stack config, `mlops-bp promote`).
+MODEL_PACKAGE_ARN = re.compile(
+    r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"model-package/(?P<group>[A-Za-z0-9-]+)/(?P<version>\d+)"
+)
+# A commit CI built images for; `train-<tag>` must stay within ECR's 128 characters.
+IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,121}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # Where promotion puts the copies in an environment's artifacts bucket.
 PROMOTED_PREFIX = "promoted"
 
@@ -45,6 +58,13 @@ def model_package_group(project: str, environment: str) -> str:
     """The model registry of an environment: the primary's pipeline registers into its own;
     every other environment holds the packages promoted into it."""
     return f"{project}-{environment}-models"
+
+
+def ci_role_pattern(project: str, environment: str, *, preview: bool = False) -> str:
+    """The name of an environment's CI role (or its pull-request preview role) as an IAM
+    pattern: the stacks name it `<project>-<env>-ci-role-<suffix Pulumi appends>`; policies
+    of other accounts and the state bucket name it by this."""
+    return f"{project}-{environment}-ci-{'preview-role' if preview else 'role'}-*"
 
 
 def image_repository(project: str, environment: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 
 from mlops_bp.blueprints import Blueprint, MlopsBpError, UserError, blueprint_from_data, load_blueprint
+from mlops_bp.blueprints.constants import IMAGE_TAG, MODEL_PACKAGE_ARN, SHA256_HEX
 
 from .context import DEPLOY_TOKENS, Deployment
 from .program import build
@@ -21,10 +22,6 @@ __all__ = [
     "run_from_config",
 ]
 
-MODEL_PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+/\d+")
-# A commit CI built images for; `train-<tag>` must stay within ECR's 128 characters.
-IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,121}")
-SHA256 = re.compile(r"[0-9a-f]{64}")
 BASELINE_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*'()/-]*)?")
 
 # The blueprint's top-level keys as stack config (`pulumi config set mlops-bp:<key>`); a test
@@ -131,7 +128,7 @@ def _model_digests(config: pulumi.Config, served: list[str | None]) -> tuple[tup
     if not isinstance(digests, dict):
         raise UserError("mlops-bp:modelDigests: must be an object {model package ARN: sha256}")
     for arn, digest in digests.items():
-        if not MODEL_PACKAGE_ARN.fullmatch(str(arn)) or not isinstance(digest, str) or not SHA256.fullmatch(digest):
+        if not MODEL_PACKAGE_ARN.fullmatch(str(arn)) or not isinstance(digest, str) or not SHA256_HEX.fullmatch(digest):
             raise UserError(f"mlops-bp:modelDigests: {str(arn)[:200]!r}: not a package ARN with a sha256 hex digest")
     for arn in served:
         if arn is not None and arn not in digests:

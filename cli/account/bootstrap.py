@@ -14,7 +14,7 @@ import botocore.exceptions as bx
 import yaml
 
 from mlops_bp.blueprints import BLUEPRINT_FILENAME, MlopsBpError, UserError
-from mlops_bp.blueprints.constants import StateKeys, secrets_alias
+from mlops_bp.blueprints.constants import StateKeys, ci_role_pattern, secrets_alias
 
 from .buckets import BUCKET_SETTINGS, BucketOwner, bucket_owner, bucket_region, missing_settings, validate_bucket_name
 from .session import Aws, aws_errors, error_code, explain
@@ -251,8 +251,8 @@ def environment_grants(bucket: str, blueprint: Blueprint, account: str) -> tuple
         sid = f"{GRANT_SID}{env.name.capitalize()}"
         principal = {"AWS": f"arn:aws:iam::{env.account}:root"}
         roles = [
-            f"arn:aws:iam::{env.account}:role/{blueprint.name}-{env.name}-ci-{role}-*"
-            for role in ("role", "preview-role")
+            f"arn:aws:iam::{env.account}:role/{ci_role_pattern(blueprint.name, env.name, preview=preview)}"
+            for preview in (False, True)
         ]
         only_ci = {"ArnLike": {"aws:PrincipalArn": roles}}
         keys = StateKeys(bucket, blueprint.name, env.name)

@@ -34,9 +34,12 @@ from typing import IO, Any
 from mlops_bp.blueprints import Blueprint, MlopsBpError, UserError
 from mlops_bp.blueprints.constants import (
     ARCHIVE_DIGEST_KEY,
+    IMAGE_TAG,
     MODEL_DIGEST_KEY,
     MODEL_FILE,
+    MODEL_PACKAGE_ARN,
     PROMOTED_PREFIX,
+    SHA256_HEX,
     image_repository,
     model_package_group,
 )
@@ -46,11 +49,6 @@ from .session import Aws, aws_errors
 __all__ = ["Promotion", "PromotionRefused", "promote", "sha256_hex"]
 
 SOURCE_PACKAGE_KEY = "SourcePackageArn"
-PACKAGE_ARN = re.compile(
-    r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):model-package/(?P<group>[A-Za-z0-9-]+)/(?P<version>\d+)"
-)
-IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-SHA256 = re.compile(r"[0-9a-f]{64}")
 # An image URI as SageMaker records it: <account>.dkr.ecr.<region>.amazonaws.com/<repo>(:tag|@digest)
 IMAGE_URI = re.compile(
     r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repo>[a-z0-9._/-]+)"
@@ -333,7 +331,7 @@ class _Packages:
             if earlier is not None:
                 return Promotion(to, image, earlier["ModelPackageArn"], source_arn, model_sha, reused=True)
             package_image = self._copy_package_image(container["Image"])
-            version = PACKAGE_ARN.fullmatch(source_arn)["version"]  # type: ignore[index]
+            version = MODEL_PACKAGE_ARN.fullmatch(source_arn)["version"]  # type: ignore[index]
             prefix = f"{PROMOTED_PREFIX}/{self.where.source_group}/{version}"
             model_uri = self._write(archive, f"{prefix}/model.tar.gz")
         baselines = self._copy_baselines(source.get("DriftCheckBaselines"), f"{prefix}/baseline")
@@ -379,7 +377,7 @@ class _Packages:
                     f"no approved model in {where.source_group}: run training, then approve a version"
                 )
             arn = found[0]["ModelPackageArn"]
-        match = PACKAGE_ARN.fullmatch(arn)
+        match = MODEL_PACKAGE_ARN.fullmatch(arn)
         if match is None:
             raise UserError(f"--model-package-arn: not a model package ARN: {arn[:200]!r}")
         if match["account"] != where.source_account or match["group"] != where.source_group:
@@ -398,7 +396,7 @@ class _Packages:
     def _recorded_digests(package: dict[str, Any]) -> tuple[str, str]:
         recorded = package.get("CustomerMetadataProperties") or {}
         model_sha, archive_sha = recorded.get(MODEL_DIGEST_KEY, ""), recorded.get(ARCHIVE_DIGEST_KEY, "")
-        if not (SHA256.fullmatch(model_sha) and SHA256.fullmatch(archive_sha)):
+        if not (SHA256_HEX.fullmatch(model_sha) and SHA256_HEX.fullmatch(archive_sha)):
             raise PromotionRefused(
                 f"{package['ModelPackageArn']} has no recorded digests ({MODEL_DIGEST_KEY}, {ARCHIVE_DIGEST_KEY}): "
                 "register models with the training pipeline"

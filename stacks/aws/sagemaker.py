@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 from mlops_bp.blueprints import Blueprint, EndpointMode, Environment, has_local_nvme
-from mlops_bp.blueprints.constants import PROMOTED_PREFIX, image_repository, model_package_group
+from mlops_bp.blueprints.constants import PROMOTED_PREFIX, ci_role_pattern, image_repository, model_package_group
 
 from ..context import DEPLOY_TOKENS, StackContext
 from . import policies
@@ -331,7 +331,7 @@ def promotion_readers(blueprint: Blueprint, env: Environment) -> tuple[policies.
     if env is not primary:
         return ()
     return tuple(
-        policies.Reader(other.account, f"{blueprint.name}-{other.name}-ci-role-*")
+        policies.Reader(other.account, ci_role_pattern(blueprint.name, other.name))
         for other in blueprint.environments[1:]
         if other.account and other.account != primary.account
     )
