@@ -31,11 +31,11 @@ from mlops_bp.templates.render import render_tree
 
 from ..conftest import make_blueprint
 from ..graphs import graph
-from ..moto_server import wait_until_ready
 from .cluster import FakeKubernetesApi, LocalPod, console_script, env_of, objects, pod_of, stop_group
 from .harness import split_s3
 from .web import free_port as _free_port
 from .web import request as _request
+from .web import wait_for_http
 
 REGION = "us-east-1"  # the blueprint's region: the graph's ARNs and URLs name it
 STACK = graph(4, "dev", "kubernetes", deployed=True)
@@ -94,12 +94,7 @@ def mlflow(aws, repo, tmp_path_factory) -> str:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(
-            lambda: _request(f"{url}/health")[0] == 200,
-            process,
-            120,
-            lambda: f"MLflow did not start: {process.stdout.read().decode()[-3000:]}",
-        )
+        wait_for_http(f"{url}/health", process, 120, "MLflow")
         yield url
     finally:
         stop_group(process)
@@ -247,12 +242,7 @@ def endpoint(server_pod, aws):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(
-            lambda: _request(f"{url}/ping")[0] == 200,
-            process,
-            60,
-            lambda: f"the model server did not become ready: {process.stdout.read().decode()[-3000:]}",
-        )
+        wait_for_http(f"{url}/ping", process, 60, "the model server")
         yield url
     finally:
         stop_group(process)

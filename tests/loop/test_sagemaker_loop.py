@@ -35,10 +35,11 @@ from mlops_bp.templates.render import render_tree
 from ..conftest import make_blueprint
 from ..ecr import blob_server, push_image, serve_layer_urls
 from ..graphs import graph
-from ..moto_server import stop, wait_until_ready
+from ..moto_server import stop
 from .harness import PipelineRun, split_s3
 from .web import free_port as _free_port
 from .web import request as _request
+from .web import wait_for_http
 
 REGION = "us-east-1"  # the blueprint's region: the graphs' ARNs and URLs name it
 IMAGE_TAG = "0" * 40  # what tests/graphs.py's deployed state pins (stacks.plan.deployed)
@@ -352,12 +353,7 @@ def endpoint(promoted, prod, aws, repo, tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(
-            lambda: _request(f"{url}/ping")[0] == 200,
-            process,
-            60,
-            lambda: f"the serving app did not become ready: {process.stdout.read().decode()[-2000:]}",
-        )
+        wait_for_http(f"{url}/ping", process, 60, "the serving app")
         yield url
     finally:
         stop(process)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import urllib.error
 import urllib.request
+
+from ..moto_server import wait_until_ready
 
 
 def free_port() -> int:
@@ -23,3 +26,14 @@ def request(
             return reply.status, reply.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def wait_for_http(url: str, process: subprocess.Popen, seconds: float, what: str) -> None:
+    """Wait until `url` answers 200; fail naming `what` with the end of the process's output
+    if it does not within `seconds` or the process ends first."""
+    wait_until_ready(
+        lambda: request(url)[0] == 200,
+        process,
+        seconds,
+        lambda: f"{what} did not become ready: {process.stdout.read().decode()[-3000:]}",
+    )
